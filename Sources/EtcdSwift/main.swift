@@ -1,0 +1,1 @@
+print("etcd-swift: not built yet")

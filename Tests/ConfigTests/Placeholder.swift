@@ -1,0 +1,5 @@
+import XCTest
+
+final class ConfigTestsPlaceholder: XCTestCase {
+    func testBuilds() {}
+}

@@ -1,0 +1,5 @@
+import XCTest
+
+final class EtcdProtoTestsPlaceholder: XCTestCase {
+    func testBuilds() {}
+}

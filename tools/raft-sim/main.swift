@@ -1,0 +1,1 @@
+print("raft-sim: not built yet")
