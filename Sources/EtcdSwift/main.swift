@@ -1,1 +1,120 @@
-print("etcd-swift: not built yet")
+import API
+import Config
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Server
+
+// etcd-swift: parse etcd's flags, start one member, serve clients until SIGTERM / SIGINT.
+
+let parsed: ParseOutcome
+do {
+    parsed = try ConfigParser.parse(arguments: Array(CommandLine.arguments.dropFirst()),
+                                    environment: ProcessInfo.processInfo.environment)
+} catch {
+    FileHandle.standardError.write(Data((error.description + "\n").utf8))
+    exit(error.exitCode)
+}
+
+let config: ServerConfig
+switch parsed {
+case .help(let text):
+    print(text)
+    exit(0)
+case .version(let text):
+    print(text)
+    exit(0)
+case .run(let c):
+    config = c
+}
+
+let format: EtcdLogHandler.Format = config.logging.logger == "zap" ? .zap : .capnslog
+let level: Logger.Level = switch config.logging.level {
+case "debug": .debug
+case "warn": .warning
+case "error": .error
+case "panic", "fatal": .critical
+default: .info
+}
+LoggingSystem.bootstrap { label in EtcdLogHandler(label: label, format: format, logLevel: level) }
+let mainLog = Logger(label: "etcdmain")
+let embedLog = Logger(label: "embed")
+
+mainLog.info("etcd Version: \(ServerNode.version)")
+mainLog.info("Git SHA: etcd-swift")
+mainLog.info("Go Version: swift6")
+mainLog.info("Go OS/Arch: linux/amd64")
+for message in config.messages {
+    if message.level == .warning { mainLog.warning("\(message.text)") } else { mainLog.info("\(message.text)") }
+}
+for flag in config.unsupported {
+    mainLog.warning("flag --\(flag) is not supported yet by etcd-swift; it is ignored")
+}
+embedLog.info("name = \(config.name)")
+embedLog.info("data dir = \(config.dataDir)")
+embedLog.info("member dir = \(config.memberDir)")
+embedLog.info("heartbeat = \(config.heartbeatIntervalMs)ms")
+embedLog.info("election = \(config.electionTimeoutMs)ms")
+embedLog.info("snapshot count = \(config.snapshotCount)")
+embedLog.info("advertise client URLs = \(config.advertiseClientURLs.map(\.description).joined(separator: ","))")
+
+var options = ServerOptions()
+options.name = config.name
+options.dataDir = config.dataDir
+options.clusterToken = config.initialClusterToken
+options.initialCluster = InitialCluster.parse(config.initialCluster)
+options.advertisePeerURLs = config.advertisePeerURLs.map(\.description)
+options.advertiseClientURLs = config.advertiseClientURLs.map(\.description)
+options.maxTxnOps = config.maxTxnOps
+options.maxRequestBytes = config.maxRequestBytes
+options.quotaBackendBytes = config.quotaBackendBytes
+options.snapshotCount = config.snapshotCount
+
+let node: ServerNode
+do {
+    node = try ServerNode(options: options, logger: Logger(label: "etcdserver"))
+} catch {
+    mainLog.critical("failed to start member: \(error)")
+    exit(1)
+}
+
+let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+let clients = ClientServer(node: node, logger: embedLog)
+for url in config.listenClientURLs {
+    guard url.scheme == "http" else {
+        mainLog.critical("listen-client-urls \(url): only http is supported yet (TLS comes with a later issue)")
+        exit(1)
+    }
+    do {
+        try await clients.listen(host: url.host, port: url.port ?? 2379, group: group)
+    } catch {
+        mainLog.critical("listen tcp \(url.hostPort): \(error)")
+        exit(1)
+    }
+}
+embedLog.info("ready to serve client requests")
+for url in config.listenClientURLs {
+    embedLog.notice("serving insecure client requests on \(url.hostPort), this is strongly discouraged!")
+}
+SystemdNotify.ready()
+
+// Graceful shutdown on SIGTERM / SIGINT, as etcd's osutil handler does.
+let stopRequested = AsyncStream<Int32> { continuation in
+    for sig in [SIGTERM, SIGINT] {
+        signal(sig, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+        source.setEventHandler { continuation.yield(sig) }
+        source.resume()
+        nonisolated(unsafe) let keep = source
+        continuation.onTermination = { _ in keep.cancel() }
+    }
+}
+for await sig in stopRequested {
+    Logger(label: "pkg/osutil").notice("received \(sig == SIGTERM ? "terminated" : "interrupt") signal, shutting down...")
+    break
+}
+await clients.shutdown()
+node.stop()
+try? await group.shutdownGracefully()
+exit(0)

@@ -1,1 +1,87 @@
-print("raft-sim: not built yet")
+// raft-sim: runs the deterministic raft simulation over many seeds and prints the seed that
+// reproduces the first failure.
+//
+//   raft-sim [--seeds N] [--first-seed S] [--nodes 3|5] [--steps K] [--seed S] [--verbose]
+import Raft
+import RaftTestKit
+
+func usage() -> Never {
+    print("usage: raft-sim [--seeds N] [--first-seed S] [--seed S] [--nodes 3|5] [--steps K] [--keep-going] [--no-membership] [--no-crashes] [--no-compaction] [--verbose]")
+    exit(2)
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+var seeds = 100
+var firstSeed: UInt64 = 1
+var nodes = 3
+var steps = 200
+var verbose = false
+var keepGoing = false
+var membership = true
+var crashes = true
+var compaction = true
+var args = Array(CommandLine.arguments.dropFirst())
+while !args.isEmpty {
+    let a = args.removeFirst()
+    func value() -> String {
+        if args.isEmpty { usage() }
+        return args.removeFirst()
+    }
+    switch a {
+    case "--seeds": seeds = Int(value()) ?? { usage() }()
+    case "--first-seed": firstSeed = UInt64(value()) ?? { usage() }()
+    case "--seed":
+        firstSeed = UInt64(value()) ?? { usage() }()
+        seeds = 1
+    case "--nodes": nodes = Int(value()) ?? { usage() }()
+    case "--steps": steps = Int(value()) ?? { usage() }()
+    case "--verbose", "-v": verbose = true
+    case "--keep-going": keepGoing = true
+    case "--no-membership": membership = false
+    case "--no-crashes": crashes = false
+    case "--no-compaction": compaction = false
+    default: usage()
+    }
+}
+if nodes != 3 && nodes != 5 { usage() }
+
+var failures = 0
+var total = SimStats()
+for seed in firstSeed..<(firstSeed + UInt64(seeds)) {
+    var opts = SimOptions(seed: seed, nodes: nodes, steps: steps)
+    opts.membershipChanges = membership
+    opts.crashes = crashes
+    opts.compaction = compaction
+    do {
+        let sim = try Simulation(options: opts)
+        let result = sim.run()
+        let s = sim.stats
+        total.committedEntries += s.committedEntries
+        total.crashes += s.crashes
+        total.partitions += s.partitions
+        total.snapshotsSent += s.snapshotsSent
+        total.confChangesApplied += s.confChangesApplied
+        total.readsAnswered += s.readsAnswered
+        total.delivered += s.delivered
+        if verbose {
+            print("seed \(seed): \(result == nil ? "ok" : "FAIL") committed=\(s.committedEntries) delivered=\(s.delivered) crashes=\(s.crashes) partitions=\(s.partitions) snaps=\(s.snapshotsSent) confchanges=\(s.confChangesApplied) reads=\(s.readsAnswered)")
+        }
+        if let f = result {
+            failures += 1
+            print("FAIL \(f)")
+            print("reproduce: raft-sim --seed \(seed) --nodes \(nodes) --steps \(steps)")
+            if !keepGoing { break }
+        }
+    } catch {
+        failures += 1
+        print("FAIL seed \(seed): \(error)")
+        if !keepGoing { break }
+    }
+}
+print("\(seeds) seeds x \(nodes) nodes x \(steps) steps: \(failures) failed; committed=\(total.committedEntries) delivered=\(total.delivered) crashes=\(total.crashes) partitions=\(total.partitions) snapshots=\(total.snapshotsSent) confchanges=\(total.confChangesApplied) reads=\(total.readsAnswered)")
+exit(failures == 0 ? 0 : 1)

@@ -1,0 +1,44 @@
+# etcd-swift. `make run` and `make test` work on a fresh Debian 12 machine with the Swift toolchain.
+SWIFT      ?= swift
+DATA_DIR   ?= default.etcd
+BIN_DEBUG   = .build/debug/etcd-swift
+BIN_RELEASE = .build/release/etcd-swift
+
+.PHONY: deps build release run test unit proto-check integration e2e interop bench clean
+
+deps:
+	tools/install-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product etcd-swift
+
+# A single member on 127.0.0.1:2379 (etcd's defaults: --name default, --data-dir default.etcd).
+run: release
+	$(BIN_RELEASE) --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 --data-dir $(DATA_DIR)
+
+# The default suite: generated code fresh, unit tests, then the built binary driven by real clients.
+test: build proto-check unit integration
+
+proto-check:
+	tools/gen-proto.sh --check
+
+unit:
+	$(SWIFT) test --skip-build 2>&1 | tools/test-summary.sh
+
+integration:
+	tools/test-integration.sh $(BIN_DEBUG)
+
+e2e: build
+	tools/e2e.sh $(BIN_DEBUG)
+
+interop: build
+	tools/interop/run.sh
+
+bench: release
+	tools/bench.sh $(BIN_RELEASE)
+
+clean:
+	rm -rf .build

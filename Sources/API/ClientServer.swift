@@ -1,0 +1,53 @@
+import GRPC
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Server
+import Synchronization
+
+/// The client port: gRPC (HTTP/2 with prior knowledge) and HTTP/1.1 on the same listener, as etcd
+/// serves 2379. One instance serves every `--listen-client-urls` address.
+public final class ClientServer: Sendable {
+    /// etcd lets a gRPC message exceed `--max-request-bytes` by this much before gRPC refuses it,
+    /// so that the server's own "request is too large" answers the common case.
+    static let grpcOverheadBytes = 512 * 1024
+
+    private let grpc: GRPCServer
+    private let logger: Logger
+    private let listeners = Mutex<[any Channel]>([])
+
+    public init(node: ServerNode, logger: Logger) {
+        let router = GRPCRouter()
+        KVService(node: node).register(on: router)
+        MaintenanceService(node: node).register(on: router)
+        var configuration = GRPCServerConfiguration()
+        configuration.maxReceiveMessageSize = node.options.maxRequestBytes + Self.grpcOverheadBytes
+        self.logger = logger
+        grpc = GRPCServer(router: router, configuration: configuration) { channel in
+            channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
+                channel.pipeline.addHandler(HTTPEndpoints(node: node))
+            }
+        }
+    }
+
+    /// Binds `host:port`; returns the bound port (useful with port 0).
+    @discardableResult
+    public func listen(host: String, port: Int, group: any EventLoopGroup) async throws -> Int {
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { [grpc] channel in grpc.configurePipeline(channel) }
+            .bind(host: host, port: port).get()
+        listeners.withLock { $0.append(channel) }
+        return channel.localAddress?.port ?? port
+    }
+
+    /// Sends GOAWAY to every client, lets running calls finish (up to `timeout`), then closes.
+    public func shutdown(timeout: TimeAmount = .seconds(5)) async {
+        for listener in listeners.withLock({ $0 }) { try? await listener.close() }
+        await grpc.shutdownGracefully(timeout: timeout)
+    }
+}

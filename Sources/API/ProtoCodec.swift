@@ -1,0 +1,44 @@
+import EtcdProto
+import GRPC
+import NIOCore
+import Server
+
+/// Typed unary handlers over the GRPC module's byte handlers: decode the request, run the body,
+/// encode the response, and turn server errors into etcd's statuses (the one table in
+/// `StatusTable.swift`).
+extension GRPCRouter {
+    func unary<Request: ProtoMessage, Response: ProtoMessage>(
+        _ path: String, _ body: @escaping @Sendable (Request, ServerContext) async throws(ServerError) -> Response
+    ) {
+        addUnary(path) { buffer, context in
+            let request: Request = try ProtoCodec.decode(buffer)
+            do throws(ServerError) {
+                return ProtoCodec.encode(try await body(request, context))
+            } catch {
+                throw error.grpcStatus
+            }
+        }
+    }
+}
+
+enum ProtoCodec {
+    static let allocator = ByteBufferAllocator()
+
+    /// Decodes a request; a malformed message fails the call as grpc-go does.
+    static func decode<M: ProtoMessage>(_ buffer: ByteBuffer) throws(GRPCStatus) -> M {
+        do {
+            return try buffer.withUnsafeReadableBytes { bytes throws(ProtoDecodingError) in
+                try M(serializedBytes: bytes)
+            }
+        } catch {
+            throw GRPCStatus(code: .internal, message: "grpc: error unmarshalling request: \(error)")
+        }
+    }
+
+    static func encode<M: ProtoMessage>(_ message: M) -> ByteBuffer {
+        let size = message.serializedSize()
+        var buffer = allocator.buffer(capacity: size)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { message.serialize(into: $0) }
+        return buffer
+    }
+}

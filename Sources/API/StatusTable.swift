@@ -1,0 +1,37 @@
+import GRPC
+import Server
+
+/// The one table from server errors to etcd's gRPC status codes and messages
+/// (etcd 3.4 `etcdserver/api/v3rpc/rpctypes/error.go`). Clients match on these strings.
+extension ServerError {
+    var grpcStatus: GRPCStatus {
+        switch self {
+        case .emptyKey: GRPCStatus(code: .invalidArgument, message: "etcdserver: key is not provided")
+        case .keyNotFound: GRPCStatus(code: .invalidArgument, message: "etcdserver: key not found")
+        case .valueProvided: GRPCStatus(code: .invalidArgument, message: "etcdserver: value is provided")
+        case .leaseProvided: GRPCStatus(code: .invalidArgument, message: "etcdserver: lease is provided")
+        case .tooManyOps: GRPCStatus(code: .invalidArgument, message: "etcdserver: too many operations in txn request")
+        case .duplicateKey: GRPCStatus(code: .invalidArgument, message: "etcdserver: duplicate key given in txn request")
+        case .requestTooLarge: GRPCStatus(code: .invalidArgument, message: "etcdserver: request is too large")
+        case .compacted:
+            GRPCStatus(code: .outOfRange, message: "etcdserver: mvcc: required revision has been compacted")
+        case .futureRevision:
+            GRPCStatus(code: .outOfRange, message: "etcdserver: mvcc: required revision is a future revision")
+        case .noSpace: GRPCStatus(code: .resourceExhausted, message: "etcdserver: mvcc: database space exceeded")
+        case .leaseNotFound: GRPCStatus(code: .notFound, message: "etcdserver: requested lease not found")
+        case .leaseExists: GRPCStatus(code: .failedPrecondition, message: "etcdserver: lease already exists")
+        case .leaseTTLTooLarge: GRPCStatus(code: .outOfRange, message: "etcdserver: too large lease TTL")
+        case .memberNotFound: GRPCStatus(code: .notFound, message: "etcdserver: member not found")
+        case .noLeader: GRPCStatus(code: .unavailable, message: "etcdserver: no leader")
+        case .notLeader: GRPCStatus(code: .failedPrecondition, message: "etcdserver: not leader")
+        case .stopped: GRPCStatus(code: .unavailable, message: "etcdserver: server stopped")
+        case .timeout: GRPCStatus(code: .unavailable, message: "etcdserver: request timed out")
+        case .corrupt: GRPCStatus(code: .dataLoss, message: "etcdserver: corrupt cluster")
+        case .unhealthy: GRPCStatus(code: .unavailable, message: "etcdserver: unhealthy cluster")
+        case .authNotEnabled: GRPCStatus(code: .failedPrecondition, message: "etcdserver: authentication is not enabled")
+        case .permissionDenied: GRPCStatus(code: .permissionDenied, message: "etcdserver: permission denied")
+        case .invalidAuthToken: GRPCStatus(code: .unauthenticated, message: "etcdserver: invalid auth token")
+        case .internal(let what): GRPCStatus(code: .unknown, message: what)
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import NIOCore
+import Synchronization
+
+/// The four gRPC call shapes.
+public enum GRPCCallKind: Sendable {
+    case unary, serverStreaming, clientStreaming, bidiStreaming
+}
+
+/// Maps method paths (`/package.Service/Method`) to handlers.
+///
+/// Register every method before serving: each connection takes a snapshot of the table when it opens, so a
+/// call never takes a lock to find its handler.
+public final class GRPCRouter: Sendable {
+    /// A unary handler: one request, one response; throw ``GRPCStatus`` to fail the call.
+    public typealias UnaryHandler = @Sendable (ByteBuffer, ServerContext) async throws -> ByteBuffer
+    /// A server-streaming handler: one request, any number of responses.
+    public typealias ServerStreamingHandler = @Sendable (ByteBuffer, ResponseStream, ServerContext) async throws -> Void
+    /// A client- or bidi-streaming handler.
+    public typealias StreamingHandler = @Sendable (RequestStream, ResponseStream, ServerContext) async throws -> Void
+
+    enum Handler: Sendable {
+        case unary(UnaryHandler)
+        case serverStreaming(ServerStreamingHandler)
+        case clientStreaming(StreamingHandler)
+        case bidiStreaming(StreamingHandler)
+    }
+
+    struct Table: Sendable {
+        var methods: [String: Handler] = [:]
+        var services: Set<String> = []
+    }
+
+    private let table = Mutex(Table())
+
+    public init() {}
+
+    public func addUnary(_ path: String, _ handler: @escaping UnaryHandler) {
+        add(path, .unary(handler))
+    }
+
+    public func addServerStreaming(_ path: String, _ handler: @escaping ServerStreamingHandler) {
+        add(path, .serverStreaming(handler))
+    }
+
+    public func addClientStreaming(_ path: String, _ handler: @escaping StreamingHandler) {
+        add(path, .clientStreaming(handler))
+    }
+
+    public func addBidiStreaming(_ path: String, _ handler: @escaping StreamingHandler) {
+        add(path, .bidiStreaming(handler))
+    }
+
+    /// The registered paths, sorted.
+    public var paths: [String] { table.withLock { $0.methods.keys.sorted() } }
+
+    private func add(_ path: String, _ handler: Handler) {
+        precondition(path.hasPrefix("/") && path.dropFirst().contains("/"), "method path must be /service/method")
+        let service = Self.split(path)?.service ?? ""
+        table.withLock {
+            $0.methods[path] = handler
+            $0.services.insert(service)
+        }
+    }
+
+    func snapshot() -> Table { table.withLock { $0 } }
+
+    /// Splits "/pkg.Service/Method" as grpc-go does (at the last '/').
+    static func split(_ path: String) -> (service: String, method: String)? {
+        var p = Substring(path)
+        if p.first == "/" { p = p.dropFirst() }
+        guard let slash = p.lastIndex(of: "/") else { return nil }
+        return (String(p[..<slash]), String(p[p.index(after: slash)...]))
+    }
+
+    /// The status grpc-go returns for a path with no handler.
+    static func unimplementedStatus(path: String, table: Table) -> GRPCStatus {
+        guard let (service, method) = split(path) else {
+            return GRPCStatus(code: .resourceExhausted, message: "malformed method name: \(goQuote(path))")
+        }
+        if table.services.contains(service) {
+            return GRPCStatus(code: .unimplemented, message: "unknown method \(method) for service \(service)")
+        }
+        return GRPCStatus(code: .unimplemented, message: "unknown service \(service)")
+    }
+
+    private static func goQuote(_ s: String) -> String {
+        var out = "\""
+        for ch in s.unicodeScalars {
+            switch ch {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            default: out.unicodeScalars.append(ch)
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// What a handler knows about its call.
+public struct ServerContext: Sendable {
+    /// The method path, e.g. `/etcdserverpb.KV/Range`.
+    public let path: String
+    /// Custom metadata the client sent (reserved and pseudo headers removed).
+    public let requestMetadata: Metadata
+    /// When the client's `grpc-timeout` runs out, if it sent one; the handler's task is cancelled then.
+    public let deadline: NIODeadline?
+    /// The peer's address.
+    public let remoteAddress: SocketAddress?
+    /// The `:authority` the client named.
+    public let authority: String?
+    let response: ResponseMetadata
+
+    /// True once the call is over for the client (cancelled, reset, deadline passed). Handlers may also check
+    /// `Task.isCancelled`, since the handler's task is cancelled at the same moment.
+    public var isCancelled: Bool { response.isCancelled }
+
+    /// Sets the response headers; they are sent with the first message (or the trailers, if none).
+    public func setResponseHeaders(_ headers: Metadata) { response.setHeaders(headers) }
+    /// Adds custom trailing metadata, sent with the final status.
+    public func setTrailers(_ trailers: Metadata) { response.setTrailers(trailers) }
+}
+
+/// Response headers and trailers that a handler sets from its own task and the connection reads on the loop.
+final class ResponseMetadata: Sendable {
+    private struct State {
+        var headers = Metadata()
+        var trailers = Metadata()
+        var cancelled = false
+    }
+    private let state = Mutex(State())
+
+    init() {}
+
+    var isCancelled: Bool { state.withLock { $0.cancelled } }
+    func markCancelled() { state.withLock { $0.cancelled = true } }
+    func setHeaders(_ m: Metadata) { state.withLock { $0.headers = m } }
+    func setTrailers(_ m: Metadata) { state.withLock { $0.trailers = m } }
+    var headers: Metadata { state.withLock { $0.headers } }
+    var trailers: Metadata { state.withLock { $0.trailers } }
+}

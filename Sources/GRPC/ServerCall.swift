@@ -1,0 +1,136 @@
+import NIOCore
+
+/// A stream of gRPC messages, one element per message. Iterate it once.
+///
+/// On the server (``RequestStream``) it finishes when the client half-closes and throws a ``GRPCStatus`` when
+/// the call is cancelled. On the client it carries the responses and throws the call's status if not OK.
+public struct MessageStream: AsyncSequence, Sendable {
+    public typealias Element = ByteBuffer
+    let base: AsyncThrowingStream<ByteBuffer, any Error>
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var base: AsyncThrowingStream<ByteBuffer, any Error>.AsyncIterator
+        public mutating func next() async throws -> ByteBuffer? { try await base.next() }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator()) }
+}
+
+/// The messages a client streams to a server handler.
+public typealias RequestStream = MessageStream
+
+/// Sends a handler's response messages.
+public struct ResponseStream: Sendable {
+    let connection: NIOLoopBound<ServerConnectionHandler>
+    let streamID: Int32
+    let response: ResponseMetadata
+
+    /// Sends one message. Suspends while more than the configured high-water mark of this call's output is
+    /// waiting for the peer's flow-control window; throws a ``GRPCStatus`` once the call is over (cancelled,
+    /// reset, deadline passed, connection closed).
+    public func send(_ message: ByteBuffer) async throws {
+        let connection = self.connection
+        let id = streamID
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            connection.eventLoop.execute {
+                connection.value.enqueue(streamID: id, message: message, continuation: continuation)
+            }
+        }
+    }
+
+    /// Sets the response headers; they go out with the first message.
+    public func setHeaders(_ headers: Metadata) { response.setHeaders(headers) }
+    /// Adds custom trailing metadata, sent with the final status.
+    public func setTrailers(_ trailers: Metadata) { response.setTrailers(trailers) }
+}
+
+/// One server-side call's state, owned by its connection's ``ServerConnectionHandler``. Loop-confined.
+final class ServerCall {
+    enum Phase {
+        /// Request headers are still arriving.
+        case headers
+        /// Waiting for the single request message of a unary or server-streaming call.
+        case awaitingMessage(GRPCRouter.Handler)
+        /// A handler is running; request messages (if streaming) flow into `requests`.
+        case running
+        /// The final status is decided; nothing more is read from the request.
+        case finished
+    }
+
+    let id: Int32
+    var phase = Phase.headers
+    // Request headers.
+    var path = ""
+    var contentType = ""
+    var timeout: String?
+    var encoding: String?
+    var authority: String?
+    var metadata = Metadata()
+    var deframer: MessageDeframer
+    // Running state.
+    var requests: AsyncThrowingStream<ByteBuffer, any Error>.Continuation?
+    var task: Task<Void, Never>?
+    var deadlineTask: Scheduled<Void>?
+    var response: ResponseMetadata?
+    // Output.
+    var headersSent = false
+    var pending: ByteBuffer
+    var trailers: HeaderBlock?
+    var deferred = false
+    var waiters: [CheckedContinuation<Void, any Error>] = []
+
+    init(id: Int32, maxMessageSize: Int, allocator: ByteBufferAllocator) {
+        self.id = id
+        self.deframer = MessageDeframer(maxMessageSize: maxMessageSize)
+        self.pending = allocator.buffer(capacity: 0)
+    }
+
+    var isFinished: Bool {
+        if case .finished = phase { return true }
+        return false
+    }
+
+    /// Records one request header; pseudo and reserved headers are kept apart from the metadata.
+    func addHeader(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        let n = String(decoding: name, as: UTF8.self)
+        let v = String(decoding: value, as: UTF8.self)
+        switch n {
+        case ":path": path = v
+        case ":authority": authority = v
+        case "content-type": contentType = v
+        case "grpc-timeout": timeout = v
+        case "grpc-encoding": encoding = v
+        case "te", "grpc-accept-encoding", "grpc-message-type", "grpc-status", "grpc-message",
+            "grpc-status-details-bin":
+            break
+        default:
+            if !n.hasPrefix(":") { metadata.appendWire(name: n, value: v) }
+        }
+    }
+
+    /// Ends the request side: cancels the handler and fails anything waiting on this call.
+    func cancel(_ status: GRPCStatus) {
+        response?.markCancelled()
+        task?.cancel()
+        requests?.finish(throwing: status)
+        requests = nil
+        deadlineTask?.cancel()
+        deadlineTask = nil
+        let w = waiters
+        waiters = []
+        for c in w { c.resume(throwing: status) }
+    }
+}
+
+extension GRPCStatus {
+    /// The status to report for an error thrown by a handler.
+    init(handlerError error: any Error) {
+        if let status = error as? GRPCStatus {
+            self = status
+        } else if error is CancellationError {
+            self = GRPCStatus(code: .cancelled, message: "context canceled")
+        } else {
+            self = GRPCStatus(code: .unknown, message: String(describing: error))
+        }
+    }
+}

@@ -1,0 +1,492 @@
+import CNghttp2
+import NIOCore
+
+/// Settings of a gRPC server.
+public struct GRPCServerConfiguration: Sendable {
+    /// Largest request message accepted; larger ones fail with RESOURCE_EXHAUSTED (grpc-go's default: 4 MiB).
+    public var maxReceiveMessageSize: Int = 4 << 20
+    /// SETTINGS_MAX_CONCURRENT_STREAMS; streams beyond it are refused with RST_STREAM(REFUSED_STREAM).
+    public var maxConcurrentStreams: UInt32 = 1000
+    /// Per-stream receive window (SETTINGS_INITIAL_WINDOW_SIZE).
+    public var initialWindowSize: UInt32 = 8 << 20
+    /// Connection receive window.
+    public var connectionWindowSize: Int32 = 64 << 20
+    /// Bytes of one call's output that may wait for the peer before `ResponseStream.send` suspends.
+    public var responseHighWaterMark: Int = 1 << 20
+
+    public init() {}
+}
+
+/// Sent down a server connection's pipeline (`fireUserInboundEventTriggered`) to start a graceful shutdown:
+/// GOAWAY goes out, running calls finish, then the connection closes.
+public struct GRPCGracefulShutdownEvent: Sendable {
+    public init() {}
+}
+
+/// The server side of one HTTP/2 connection carrying gRPC calls.
+///
+/// A thin shell over an ``NGHTTP2Session``: bytes in go to nghttp2, whose callbacks drive per-call state
+/// (``ServerCall``); handlers run in their own tasks and hand results back with `eventLoop.execute`.
+/// Output is drained once per read burst, or once per loop turn for results arriving from tasks.
+/// Not `Sendable`: everything here lives on the channel's event loop.
+public final class ServerConnectionHandler: ChannelInboundHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
+
+    private let table: GRPCRouter.Table
+    let configuration: GRPCServerConfiguration
+    private var session: NGHTTP2Session?
+    private var context: ChannelHandlerContext?
+    private var loopBound: NIOLoopBound<ServerConnectionHandler>?
+    private var calls: [Int32: ServerCall] = [:]
+    private var remoteAddress: SocketAddress?
+    private var allocator = ByteBufferAllocator()
+    private var inReadBurst = false
+    private var needsFlush = false
+    private var flushScheduled = false
+    private var draining = false
+    private var closed = false
+
+    public init(router: GRPCRouter, configuration: GRPCServerConfiguration = GRPCServerConfiguration()) {
+        self.table = router.snapshot()
+        self.configuration = configuration
+    }
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        self.allocator = context.channel.allocator
+        self.remoteAddress = context.channel.remoteAddress
+        self.loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        var settings = NGHTTP2Session.Settings()
+        settings.maxConcurrentStreams = configuration.maxConcurrentStreams
+        settings.initialWindowSize = configuration.initialWindowSize
+        settings.connectionWindowSize = configuration.connectionWindowSize
+        session = NGHTTP2Session(server: true, delegate: self, settings: settings)
+        if context.channel.isActive { flush() }
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        teardown()
+        self.context = nil
+        self.loopBound = nil
+    }
+
+    public func channelActive(context: ChannelHandlerContext) {
+        flush()
+        context.fireChannelActive()
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        teardown()
+        context.fireChannelInactive()
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let session, !closed else { return }
+        let bytes = unwrapInboundIn(data)
+        inReadBurst = true
+        let ok = bytes.withUnsafeReadableBytes { session.receive($0) }
+        needsFlush = true
+        if !ok {
+            // A bad preface or a fatal protocol error: say what nghttp2 queued (GOAWAY), then close.
+            inReadBurst = false
+            flush()
+            closeConnection()
+        }
+    }
+
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        inReadBurst = false
+        if needsFlush { flush() }
+        context.fireChannelReadComplete()
+    }
+
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { flush() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is GRPCGracefulShutdownEvent {
+            startDraining()
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        closeConnection()
+    }
+
+    // MARK: output
+
+    /// Writes everything nghttp2 has queued, while the channel stays writable; closes when the session is done.
+    func flush() {
+        flushScheduled = false
+        needsFlush = false
+        guard let context, let session, !closed, context.channel.isActive else { return }
+        var wrote = false
+        var ok = true
+        while context.channel.isWritable {
+            var buffer = allocator.buffer(capacity: 512)
+            ok = session.drainOutput(into: &buffer, maxBytes: 1 << 20)
+            if buffer.readableBytes == 0 { break }
+            context.write(wrapOutboundOut(buffer), promise: nil)
+            wrote = true
+            if !ok { break }
+        }
+        if wrote { context.flush() }
+        if !ok || !session.isAlive || (draining && calls.isEmpty && !session.wantsWrite) {
+            closeConnection()
+        }
+    }
+
+    /// Asks for a flush: at the end of the current read burst, or on the next loop turn.
+    private func scheduleFlush() {
+        if inReadBurst {
+            needsFlush = true
+            return
+        }
+        guard !flushScheduled, let loopBound else { return }
+        flushScheduled = true
+        loopBound.eventLoop.execute { loopBound.value.flush() }
+    }
+
+    private func closeConnection() {
+        guard !closed, let context else { return }
+        closed = true
+        context.close(promise: nil)
+        teardown()
+    }
+
+    private func teardown() {
+        closed = true
+        let all = calls
+        calls = [:]
+        for (_, call) in all where !call.isFinished {
+            call.phase = .finished
+            call.cancel(GRPCStatus(code: .cancelled, message: "connection closed"))
+        }
+        for (_, call) in all { call.deadlineTask?.cancel() }
+    }
+
+    private func startDraining() {
+        guard !draining, let session else { return }
+        draining = true
+        session.submitGoAway(errorCode: NGHTTP2_NO_ERROR.rawValue)
+        flush()
+    }
+
+    // MARK: call lifecycle
+
+    private func start(_ call: ServerCall) {
+        if !call.contentType.hasPrefix("application/grpc") {
+            var block = HeaderBlock()
+            block.add(":status", "415")
+            block.add("content-type", "text/plain")
+            session?.submitResponse(streamID: call.id, headers: block, hasData: false)
+            call.headersSent = true
+            call.phase = .finished
+            return
+        }
+        if let encoding = call.encoding, encoding != "identity" {
+            finish(call, GRPCStatus(code: .unimplemented,
+                                    message: "grpc: Decompressor is not installed for grpc-encoding \"\(encoding)\""))
+            return
+        }
+        guard let handler = table.methods[call.path] else {
+            finish(call, GRPCRouter.unimplementedStatus(path: call.path, table: table))
+            return
+        }
+        var deadline: NIODeadline?
+        if let timeout = call.timeout {
+            guard let ns = GRPCTimeout.parse(timeout) else {
+                finish(call, GRPCStatus(code: .internal, message: "transport: malformed grpc-timeout: \(timeout)"))
+                return
+            }
+            let d = NIODeadline.now() + .nanoseconds(ns)
+            deadline = d
+            if let loopBound {
+                let id = call.id
+                call.deadlineTask = loopBound.eventLoop.scheduleTask(deadline: d) {
+                    loopBound.value.deadlineExpired(streamID: id)
+                }
+            }
+        }
+        let response = ResponseMetadata()
+        call.response = response
+        let context = ServerContext(
+            path: call.path, requestMetadata: call.metadata, deadline: deadline, remoteAddress: remoteAddress,
+            authority: call.authority, response: response)
+        call.metadata = Metadata()
+        switch handler {
+        case .unary, .serverStreaming:
+            call.phase = .awaitingMessage(handler)
+            pendingContexts[call.id] = context
+        case .clientStreaming(let h), .bidiStreaming(let h):
+            let (stream, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
+            call.requests = continuation
+            call.phase = .running
+            let requests = RequestStream(base: stream)
+            let responses = ResponseStream(connection: loopBound!, streamID: call.id, response: response)
+            spawn(call) { try await h(requests, responses, context) }
+        }
+    }
+
+    /// Contexts of calls waiting for their single request message.
+    private var pendingContexts: [Int32: ServerContext] = [:]
+
+    private func received(_ message: ByteBuffer, on call: ServerCall) {
+        switch call.phase {
+        case .awaitingMessage(let handler):
+            call.phase = .running
+            guard let context = pendingContexts.removeValue(forKey: call.id), let loopBound else { return }
+            let id = call.id
+            switch handler {
+            case .unary(let h):
+                call.task = Task {
+                    let result: Result<ByteBuffer, any Error>
+                    do {
+                        result = .success(try await h(message, context))
+                    } catch {
+                        result = .failure(error)
+                    }
+                    loopBound.eventLoop.execute { loopBound.value.unaryDone(streamID: id, result: result) }
+                }
+            case .serverStreaming(let h):
+                let responses = ResponseStream(connection: loopBound, streamID: id, response: context.response)
+                spawn(call) { try await h(message, responses, context) }
+            default:
+                break
+            }
+        case .running:
+            call.requests?.yield(message)
+        case .headers, .finished:
+            break
+        }
+    }
+
+    private func spawn(_ call: ServerCall, _ body: @escaping @Sendable () async throws -> Void) {
+        guard let loopBound else { return }
+        let id = call.id
+        call.task = Task {
+            let status: GRPCStatus
+            do {
+                try await body()
+                status = .ok
+            } catch {
+                status = GRPCStatus(handlerError: error)
+            }
+            loopBound.eventLoop.execute { loopBound.value.streamingDone(streamID: id, status: status) }
+        }
+    }
+
+    private func requestEnded(_ call: ServerCall) {
+        switch call.phase {
+        case .awaitingMessage:
+            pendingContexts[call.id] = nil
+            finish(call, GRPCStatus(code: .internal, message: "grpc: no request message before end of stream"))
+        case .running:
+            if !call.deframer.isIdle {
+                fail(call, GRPCStatus(code: .internal, message: "unexpected EOF"))
+                return
+            }
+            call.requests?.finish()
+            call.requests = nil
+        case .headers, .finished:
+            break
+        }
+    }
+
+    func unaryDone(streamID: Int32, result: Result<ByteBuffer, any Error>) {
+        guard let call = calls[streamID], !call.isFinished else { return }
+        switch result {
+        case .success(let message):
+            call.pending.writeGRPCMessage(message)
+            finish(call, .ok)
+        case .failure(let error):
+            finish(call, GRPCStatus(handlerError: error))
+        }
+    }
+
+    func streamingDone(streamID: Int32, status: GRPCStatus) {
+        guard let call = calls[streamID], !call.isFinished else { return }
+        finish(call, status)
+    }
+
+    func deadlineExpired(streamID: Int32) {
+        guard let call = calls[streamID], !call.isFinished else { return }
+        call.deadlineTask = nil
+        fail(call, GRPCStatus(code: .deadlineExceeded, message: "context deadline exceeded"))
+    }
+
+    /// Ends a call early: cancels its handler, then sends `status`.
+    private func fail(_ call: ServerCall, _ status: GRPCStatus) {
+        pendingContexts[call.id] = nil
+        call.cancel(status)
+        finish(call, status)
+    }
+
+    /// Decides the final status; trailers follow any output still queued.
+    private func finish(_ call: ServerCall, _ status: GRPCStatus) {
+        guard !call.isFinished, let session else { return }
+        call.phase = .finished
+        call.deadlineTask?.cancel()
+        call.deadlineTask = nil
+        call.requests?.finish()
+        call.requests = nil
+        var trailers = HeaderBlock()
+        if !call.headersSent && call.pending.readableBytes == 0 {
+            // Trailers-only response: one HEADERS frame with END_STREAM.
+            trailers.add(":status", "200")
+            trailers.add("content-type", "application/grpc")
+            if let headers = call.response?.headers { trailers.add(headers) }
+        }
+        trailers.add("grpc-status", String(status.code.rawValue))
+        if !status.message.isEmpty { trailers.add("grpc-message", GRPCStatus.percentEncode(status.message)) }
+        if let extra = call.response?.trailers, !extra.isEmpty { trailers.add(extra) }
+        if !call.headersSent && call.pending.readableBytes == 0 {
+            call.headersSent = true
+            session.submitResponse(streamID: call.id, headers: trailers, hasData: false)
+        } else {
+            call.trailers = trailers
+            if !call.headersSent {
+                sendHeaders(call)
+            } else if call.deferred {
+                call.deferred = false
+                session.resumeData(streamID: call.id)
+            }
+        }
+        scheduleFlush()
+    }
+
+    private func sendHeaders(_ call: ServerCall) {
+        var block = HeaderBlock()
+        block.add(":status", "200")
+        block.add("content-type", "application/grpc")
+        if let headers = call.response?.headers { block.add(headers) }
+        call.headersSent = true
+        session?.submitResponse(streamID: call.id, headers: block, hasData: true)
+    }
+
+    /// Queues one response message from ``ResponseStream/send(_:)``.
+    func enqueue(streamID: Int32, message: ByteBuffer, continuation: CheckedContinuation<Void, any Error>) {
+        guard let call = calls[streamID], !call.isFinished, let session else {
+            continuation.resume(throwing: GRPCStatus(code: .cancelled, message: "call is over"))
+            return
+        }
+        call.pending.writeGRPCMessage(message)
+        if !call.headersSent {
+            sendHeaders(call)
+        } else if call.deferred {
+            call.deferred = false
+            session.resumeData(streamID: streamID)
+        }
+        if call.pending.readableBytes >= configuration.responseHighWaterMark {
+            call.waiters.append(continuation)
+        } else {
+            continuation.resume()
+        }
+        scheduleFlush()
+    }
+}
+
+@available(*, unavailable)
+extension ServerConnectionHandler: Sendable {}
+
+extension ServerConnectionHandler: NGHTTP2SessionDelegate {
+    func sessionBeginHeaders(streamID: Int32) {
+        if calls[streamID] == nil {
+            calls[streamID] = ServerCall(
+                id: streamID, maxMessageSize: configuration.maxReceiveMessageSize, allocator: allocator)
+        }
+    }
+
+    func sessionHeader(streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        guard let call = calls[streamID], case .headers = call.phase else { return }
+        call.addHeader(name: name, value: value)
+    }
+
+    func sessionHeadersComplete(streamID: Int32, endStream: Bool) {
+        guard let call = calls[streamID] else { return }
+        if case .headers = call.phase { start(call) }
+        if endStream { requestEnded(call) }
+    }
+
+    func sessionData(streamID: Int32, bytes: UnsafeRawBufferPointer) {
+        guard let call = calls[streamID] else { return }
+        switch call.phase {
+        case .awaitingMessage, .running: break
+        default: return
+        }
+        do {
+            try call.deframer.consume(bytes, allocator: allocator) { message in received(message, on: call) }
+        } catch {
+            switch error {
+            case .compressed:
+                fail(call, GRPCStatus(code: .internal,
+                                      message: "grpc: compressed flag set with identity or empty encoding"))
+            case .tooLarge(let length, let limit):
+                fail(call, GRPCStatus(code: .resourceExhausted,
+                                      message: "grpc: received message larger than max (\(length) vs. \(limit))"))
+            }
+        }
+    }
+
+    func sessionDataEnd(streamID: Int32) {
+        guard let call = calls[streamID] else { return }
+        requestEnded(call)
+    }
+
+    func sessionStreamClosed(streamID: Int32, errorCode: UInt32) {
+        guard let call = calls.removeValue(forKey: streamID) else { return }
+        pendingContexts[streamID] = nil
+        if !call.isFinished {
+            call.phase = .finished
+            call.cancel(GRPCStatus(code: .cancelled, message: "context canceled"))
+        }
+        call.deadlineTask?.cancel()
+        if draining && calls.isEmpty { scheduleFlush() }
+    }
+
+    func sessionReadData(streamID: Int32, buffer: UnsafeMutableRawBufferPointer, flags: inout UInt32) -> Int {
+        guard let call = calls[streamID] else {
+            flags |= NGHTTP2_DATA_FLAG_EOF.rawValue
+            return 0
+        }
+        var n = 0
+        let available = call.pending.readableBytes
+        if available > 0 {
+            n = min(available, buffer.count)
+            call.pending.withUnsafeReadableBytes { src in
+                buffer.baseAddress!.copyMemory(from: src.baseAddress!, byteCount: n)
+            }
+            call.pending.moveReaderIndex(forwardBy: n)
+            if call.pending.readableBytes == 0 { call.pending.clear() }
+            if !call.waiters.isEmpty && call.pending.readableBytes < configuration.responseHighWaterMark / 2 {
+                let w = call.waiters
+                call.waiters = []
+                for c in w { c.resume() }
+            }
+        }
+        if call.pending.readableBytes == 0 {
+            if let trailers = call.trailers {
+                call.trailers = nil
+                flags |= NGHTTP2_DATA_FLAG_EOF.rawValue | NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
+                session?.submitTrailer(streamID: streamID, headers: trailers)
+            } else if n == 0 {
+                call.deferred = true
+                return Int(NGHTTP2_ERR_DEFERRED.rawValue)
+            }
+        }
+        return n
+    }
+
+    func sessionSentEndStream(streamID: Int32) {
+        // The response is complete; if the client is still sending, tell it to stop (as grpc-go does).
+        guard let session, calls[streamID] != nil, session.isRemoteClosed(streamID: streamID) == false else { return }
+        session.resetStream(streamID: streamID, errorCode: NGHTTP2_NO_ERROR.rawValue)
+    }
+
+    func sessionGoAway(lastStreamID: Int32, errorCode: UInt32) {}
+}

@@ -1,0 +1,120 @@
+import Storage
+
+/// The multi-version key-value store on an LMDB `Backend` (etcd's mvcc store).
+///
+/// Concurrency: exactly one writer at a time (the apply loop: `write()`, `compact(_:)`) and any
+/// number of concurrent `read()` views. A view pins an LMDB snapshot, so the writer never waits
+/// for readers; the in-memory index is shared under a writer-preferring reader-writer lock held
+/// only for index lookups and updates, never across disk reads.
+///
+/// `@unchecked Sendable`: `index` is a `Guarded` (its own lock), `backend` is Sendable and the
+/// other stored properties are immutable.
+public final class KVStore: @unchecked Sendable {
+    public struct Options: Sendable {
+        /// Keys compacted (and revisions deleted) per step, bounding lock hold and LMDB
+        /// transaction sizes.
+        public var compactionBatchLimit: Int
+
+        public init(compactionBatchLimit: Int = 10_000) { self.compactionBatchLimit = compactionBatchLimit }
+    }
+
+    public let backend: Backend
+    let options: Options
+    let index: Guarded<IndexState>
+    /// Lease of every live key that had one when the store was opened, for the lessor to
+    /// re-attach.
+    public let restoredLeases: [(key: [UInt8], lease: Int64)]
+
+    /// Opens the store, rebuilding the index, the current and compacted revisions and the
+    /// consistent index from `backend`, and finishing a compaction a crash interrupted.
+    public init(backend: Backend, options: Options = Options()) throws(MVCCError) {
+        self.backend = backend
+        self.options = options
+        let (state, leases, scheduled) = try KVStore.load(backend)
+        self.index = Guarded(state)
+        self.restoredLeases = leases
+        if scheduled > state.compactRev && scheduled <= state.currentRev {
+            try compact(scheduled)
+        }
+    }
+
+    /// Revision of the last committed change (1 for a fresh store).
+    public var currentRevision: Int64 { index.read { $0.currentRev } }
+    /// Revision of the last compaction, -1 before any.
+    public var compactedRevision: Int64 { index.read { $0.compactRev } }
+    /// Raft index of the last applied entry, as stored with the data.
+    public var consistentIndex: UInt64 { index.read { $0.consistentIndex } }
+
+    /// Opens a read view at the current revision.
+    public func read() throws(MVCCError) -> ReadView {
+        let (rev, compacted) = index.read { ($0.currentRev, $0.compactRev) }
+        // Any snapshot begun now holds at least everything up to `rev`: the writer commits to
+        // LMDB before it publishes a new current revision.
+        let tx = try storage { try backend.read() }
+        return ReadView(store: self, tx: tx, rev: rev, compactRev: compacted)
+    }
+
+    /// Begins the write transaction. LMDB's write lock is owned by a thread: call `end()` on the
+    /// same thread with no suspension point in between (or use `write(_:)`).
+    public func write() throws(MVCCError) -> WriteTxn {
+        let tx = try storage { try backend.beginWrite() }
+        return WriteTxn(store: self, tx: tx, beginRev: index.read { $0.currentRev })
+    }
+
+    /// Runs `body` in a write transaction and commits it; returns `body`'s result and the
+    /// changes. If `body` throws, every change is rolled back.
+    public func write<R>(_ body: (WriteTxn) throws(MVCCError) -> R) throws(MVCCError) -> (result: R, events: [Event]) {
+        let txn = try write()
+        do {
+            let r = try body(txn)
+            return (r, try txn.end())
+        } catch {
+            txn.rollback()
+            throw error
+        }
+    }
+
+    /// Replaces the index with what the backend holds (after a failed write transaction).
+    func reloadIndex() {
+        guard let (state, _, _) = try? KVStore.load(backend) else {
+            preconditionFailure("mvcc: cannot reload the index from the backend")
+        }
+        index.write { $0 = state }
+    }
+
+    private static func load(_ backend: Backend) throws(MVCCError)
+        -> (IndexState, [(key: [UInt8], lease: Int64)], Int64) {
+        var st = IndexState()
+        var scheduled: Int64 = 0
+        var leases: [[UInt8]: Int64] = [:]
+        try storage {
+            let tx = try backend.read()
+            defer { tx.end() }
+            if let b = try tx.get(.meta, MetaKey.finishedCompact) {
+                st.compactRev = b.withUnsafeBytes { Revision(keyBytes: $0)?.main } ?? -1
+            }
+            if let b = try tx.get(.meta, MetaKey.scheduledCompact) {
+                scheduled = b.withUnsafeBytes { Revision(keyBytes: $0)?.main } ?? 0
+            }
+            if let b = try tx.get(.meta, MetaKey.consistentIndex), b.count == 8 {
+                st.consistentIndex = b.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)) }
+            }
+            try tx.forEach(.key) { k, v in
+                guard let rev = Revision(keyBytes: k) else { throw MVCCError.corrupt("bad revision key") }
+                let kv = try KeyValueCodec.decode(v, skipValue: true)
+                let tomb = Revision.isTombstone(k)
+                if let ki = st.tree.get(kv.key) {
+                    if tomb { ki.tombstone(rev) } else { ki.put(rev) }
+                } else if !tomb {
+                    st.tree.getOrInsert(kv.key) { KeyIndex(key: kv.key) }
+                        .restore(created: Revision(main: kv.createRevision), modified: rev, version: kv.version)
+                }
+                if tomb || kv.lease == 0 { leases[kv.key] = nil } else { leases[kv.key] = kv.lease }
+                st.currentRev = rev.main
+                return true
+            }
+        }
+        st.currentRev = max(st.currentRev, st.compactRev, 1)
+        return (st, leases.map { (key: $0.key, lease: $0.value) }, scheduled)
+    }
+}

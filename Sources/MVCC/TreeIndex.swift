@@ -1,0 +1,63 @@
+/// The in-memory index of every key's revisions, ordered by key (etcd's treeIndex), plus the
+/// store's revision counters. Lives inside `Guarded`, which is its only lock.
+struct IndexState {
+    var tree = KeyTree()
+    /// Revision of the last committed write transaction (1 in a fresh store).
+    var currentRev: Int64 = 1
+    /// Revision of the last compaction (-1 before any).
+    var compactRev: Int64 = -1
+    var consistentIndex: UInt64 = 0
+
+    /// Calls `body` with each key in `[key, end)` that exists at `atRev`, with its revision there.
+    /// `end` empty: only `key`; `end` == [0]: every key >= `key`.
+    func visit(_ key: [UInt8], _ end: [UInt8], atRev: Int64,
+               _ body: (KeyIndex, Revision) throws -> Bool) rethrows {
+        if end.isEmpty {
+            if let ki = tree.get(key), let r = ki.get(atRev: atRev) { _ = try body(ki, r.modified) }
+            return
+        }
+        let unbounded = end == [0]
+        try tree.ascend(from: key) { ki in
+            if !unbounded && compareKeys(ki.key, end) >= 0 { return false }
+            guard let r = ki.get(atRev: atRev) else { return true }
+            return try body(ki, r.modified)
+        }
+    }
+
+    /// Records a put (the writer only).
+    mutating func put(_ key: [UInt8], _ rev: Revision) {
+        tree.getOrInsert(key) { KeyIndex(key: key) }.put(rev)
+    }
+
+    /// Records a delete of a live key (the writer only).
+    mutating func tombstone(_ key: [UInt8], _ rev: Revision) -> Bool {
+        tree.get(key)?.tombstone(rev) ?? false
+    }
+
+    /// Revisions that a compaction at `rev` keeps, without compacting (for hashing).
+    func keep(_ rev: Int64) -> Set<Revision> {
+        var available = Set<Revision>()
+        tree.ascend(from: []) { ki in
+            ki.keep(rev, &available)
+            return true
+        }
+        return available
+    }
+
+    /// Compacts at most `limit` keys from `from` on, adding surviving revisions at or before
+    /// `rev` to `available`; returns the key to resume from, nil when done.
+    mutating func compact(_ rev: Int64, from: [UInt8], limit: Int, _ available: inout Set<Revision>) -> [UInt8]? {
+        var empties: [[UInt8]] = []
+        var next: [UInt8]?
+        var n = 0
+        tree.ascend(from: from) { ki in
+            if n == limit { next = ki.key; return false }
+            n += 1
+            ki.compact(rev, &available)
+            if ki.isEmpty { empties.append(ki.key) }
+            return true
+        }
+        for k in empties { tree.remove(k) }
+        return next
+    }
+}

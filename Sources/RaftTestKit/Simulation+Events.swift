@@ -1,0 +1,119 @@
+import Raft
+
+extension Simulation {
+    /// One random fault or administrative action.
+    func randomEvent() {
+        let ids = sortedIDs.filter { !(nodes[$0]!.removed) }
+        let roll = Int.random(in: 0..<100, using: &rng)
+        switch roll {
+        case 0..<14: // crash a node
+            if options.crashes, let n = liveNodes.randomElement(using: &rng) {
+                n.crash()
+                stats.crashes += 1
+            }
+        case 14..<30: // restart a crashed node
+            if let n = ids.compactMap({ nodes[$0] }).filter({ !$0.isUp }).randomElement(using: &rng) {
+                do { try n.start() } catch { fail("restart of \(n.id) failed: \(error)") }
+            }
+        case 30..<38: // isolate one node (symmetric)
+            if let id = ids.randomElement(using: &rng) {
+                network.isolate(id, from: ids)
+                stats.partitions += 1
+            }
+        case 38..<44: // one-way cuts
+            if let a = ids.randomElement(using: &rng), let b = ids.randomElement(using: &rng), a != b {
+                network.cutOneWay(from: a, to: b)
+                stats.partitions += 1
+            }
+        case 44..<50: // split into two groups
+            var shuffled = ids
+            shuffled.shuffle(using: &rng)
+            let k = Int.random(in: 1...max(1, shuffled.count / 2), using: &rng)
+            for a in shuffled[..<k] { for b in shuffled[k...] { network.cut(a, b) } }
+            stats.partitions += 1
+        case 50..<64: // heal the network
+            network.heal()
+        case 64..<76: // snapshot and compact a log
+            if options.compaction, let n = liveNodes.randomElement(using: &rng) {
+                do { try n.compact(keep: UInt64.random(in: 0...4, using: &rng)) } catch { fail("compact: \(error)") }
+            }
+        case 76..<90:
+            if options.membershipChanges { membershipChange() }
+        default: // leader transfer
+            if let l = leaderNode, let to = l.confState.voters.randomElement(using: &rng), to != l.id {
+                l.raft!.transferLeader(to: to)
+                stats.transfers += 1
+                process(l)
+            }
+        }
+    }
+
+    /// Proposes one membership change at the leader: add a learner (a fresh node), promote a
+    /// learner, or remove a voter other than the leader.
+    func membershipChange() {
+        guard let l = leaderNode, let r = l.raft else { return }
+        let cs = r.status.confState
+        let roll = Int.random(in: 0..<3, using: &rng)
+        var cc: ConfChange?
+        if roll == 0, let learner = cs.learners.first {
+            cc = ConfChange(type: .addNode, nodeID: learner)
+        } else if roll == 1, cs.voters.count > 3,
+                  let victim = cs.voters.filter({ $0 != l.id }).randomElement(using: &rng) {
+            cc = ConfChange(type: .removeNode, nodeID: victim)
+        } else if cs.learners.isEmpty, nextNodeID <= UInt64(options.nodes) + 3 {
+            let id = nextNodeID
+            if nodes[id] == nil {
+                // A fresh member starts empty and learns the membership from the leader's snapshot.
+                let n = SimNode(id: id, confState: ConfState(), config: makeConfig(id))
+                do { try n.start() } catch { fail("start of \(id) failed: \(error)") }
+                nodes[id] = n
+            }
+            cc = ConfChange(type: .addLearnerNode, nodeID: id)
+            nextNodeID += 1
+        }
+        guard let change = cc else { return }
+        _ = try? r.proposeConfChange(change)
+        process(l)
+    }
+
+    /// Heals every fault, restarts every member, and checks liveness: a leader within a bounded
+    /// number of steps, and every member applying everything committed.
+    func heal() -> SimFailure? {
+        network.heal()
+        network.dropRate = 0
+        network.duplicateRate = 0
+        for n in sortedIDs.compactMap({ nodes[$0] }) where !n.removed && !n.isUp {
+            do { try n.start() } catch { fail("restart of \(n.id) failed: \(error)") }
+        }
+        var leaderSince: Int? = nil
+        for i in 0..<options.healSteps {
+            step(faults: false)
+            if let f = failure { return SimFailure(seed: options.seed, step: now, message: f) }
+            guard let l = leaderNode, let r = l.raft else { continue }
+            if leaderSince == nil { leaderSince = i }
+            if !markerApplied && i % 50 == 0 {
+                // A client write after healing must commit and reach every member.
+                var d: [UInt8] = [0x4D]
+                Varint8.append(UInt64(i), &d)
+                if (try? r.propose(d)) != nil { marker = d }
+                process(l)
+            }
+            let members = Set(l.confState.voters + l.confState.learners)
+            let target = checker.maxCommitted
+            let caughtUp = members.allSatisfy { id in
+                guard let n = nodes[id] else { return true }
+                return n.removed || n.applied >= target
+            }
+            if caughtUp && markerApplied { return nil }
+        }
+        let leaderText = leaderNode.map { "leader \($0.id)" } ?? "no leader"
+        let detail = sortedIDs.map { id -> String in
+            let n = nodes[id]!
+            let s = n.raft?.status
+            return "\(id): up=\(n.isUp) removed=\(n.removed) applied=\(n.applied) term=\(s?.hardState.term ?? 0) state=\(String(describing: s?.softState.raftState)) lead=\(s?.softState.lead ?? 0) conf=\(n.confState.voters)/\(n.confState.learners)"
+        }.joined(separator: "; ")
+        let why = leaderSince == nil ? "no leader" : "not every member applied index \(checker.maxCommitted)"
+        return SimFailure(seed: options.seed, step: now,
+                          message: "liveness after healing: \(why) within \(options.healSteps) steps (\(leaderText)); \(detail)")
+    }
+}

@@ -1,0 +1,271 @@
+import Raft
+
+/// Parameters of one simulated run.
+public struct SimOptions: Sendable {
+    public var seed: UInt64
+    /// Initial voters (3 or 5).
+    public var nodes: Int = 3
+    /// Faulty steps before healing.
+    public var steps: Int = 200
+    /// Steps allowed after healing for a leader to emerge and everything to be applied.
+    public var healSteps: Int = 400
+    public var dropRate: Double = 0.05
+    public var duplicateRate: Double = 0.03
+    public var maxDelay: Int = 3
+    /// Probability per step of a fault or admin event (partition, crash, membership, ...).
+    public var eventRate: Double = 0.08
+    public var membershipChanges = true
+    public var crashes = true
+    public var compaction = true
+    /// nil: decided by the seed.
+    public var preVote: Bool? = nil
+    public var checkQuorum: Bool? = nil
+
+    public init(seed: UInt64, nodes: Int = 3, steps: Int = 200) {
+        self.seed = seed
+        self.nodes = nodes
+        self.steps = steps
+    }
+}
+
+/// Counters of what a run exercised, to check that the schedules are not vacuous.
+public struct SimStats: Sendable {
+    public var delivered = 0
+    public var committedEntries: UInt64 = 0
+    public var leaders = 0
+    public var crashes = 0
+    public var partitions = 0
+    public var snapshotsSent = 0
+    public var confChangesApplied = 0
+    public var readsAnswered = 0
+    public var transfers = 0
+
+    public init() {}
+}
+
+/// A deterministic simulation of a raft cluster under faults. The same options always produce
+/// the same schedule, so a failing seed is a reproducible test case.
+public final class Simulation {
+    public let options: SimOptions
+    public internal(set) var nodes: [UInt64: SimNode] = [:]
+    public internal(set) var network = SimNetwork()
+    public internal(set) var stats = SimStats()
+    var rng: SplitMix64
+    var checker = InvariantChecker()
+    var now = 0
+    var nextProposal: UInt64 = 1
+    var nextRead: UInt64 = 1
+    var nextNodeID: UInt64
+    /// Outstanding reads: context -> the highest committed index when the read was issued.
+    var pendingReads: [[UInt8]: UInt64] = [:]
+    var failure: String?
+    var logsChanged = true
+    /// The liveness write proposed after healing, and whether it was applied.
+    var marker: [UInt8]? = nil
+    var markerApplied = false
+
+    public init(options: SimOptions) throws {
+        self.options = options
+        rng = SplitMix64(seed: options.seed &* 0x9E37_79B9_7F4A_7C15 &+ 1)
+        network.dropRate = options.dropRate
+        network.duplicateRate = options.duplicateRate
+        network.maxDelay = options.maxDelay
+        let voters = (1...UInt64(options.nodes)).map { $0 }
+        nextNodeID = UInt64(options.nodes) + 1
+        for id in voters {
+            let n = SimNode(id: id, confState: ConfState(voters: voters), config: makeConfig(id))
+            try n.start()
+            nodes[id] = n
+        }
+    }
+
+    func makeConfig(_ id: UInt64) -> Config {
+        var c = Config(id: id, electionTick: 10, heartbeatTick: 1, randomSeed: options.seed &+ id &* 7919)
+        c.preVote = options.preVote ?? (options.seed % 2 == 0)
+        c.checkQuorum = options.checkQuorum ?? ((options.seed / 2) % 2 == 0)
+        c.maxSizePerMsg = 64 * (1 + Int(options.seed % 4))
+        c.maxInflightMsgs = 4
+        return c
+    }
+
+    var sortedIDs: [UInt64] { nodes.keys.sorted() }
+    var liveNodes: [SimNode] { sortedIDs.compactMap { nodes[$0] }.filter { $0.isUp } }
+
+    func fail(_ msg: String) { if failure == nil { failure = msg } }
+
+    /// Runs the faulty phase, heals everything, and checks liveness. Returns the first violation.
+    public func run() -> SimFailure? {
+        for _ in 0..<options.steps {
+            step(faults: true)
+            if let f = failure { return SimFailure(seed: options.seed, step: now, message: f) }
+        }
+        return heal()
+    }
+
+    /// One step: maybe an event, random ticks, delivery of due messages, then `Ready` handling
+    /// and the safety checks.
+    func step(faults: Bool) {
+        now += 1
+        if faults && Double.random(in: 0..<1, using: &rng) < options.eventRate { randomEvent() }
+        if Double.random(in: 0..<1, using: &rng) < (faults ? 0.3 : 0.1) { propose() }
+        if faults && Double.random(in: 0..<1, using: &rng) < 0.05 { issueRead() }
+        for n in liveNodes where !faults || Double.random(in: 0..<1, using: &rng) < 0.7 {
+            n.raft!.tick()
+        }
+        processAll()
+        let (deliver, lost) = network.due(now: now, rng: &rng)
+        for m in lost { lose(m) }
+        for m in deliver {
+            deliverMessage(m)
+        }
+        processAll()
+        checkSafety()
+    }
+
+    func deliverMessage(_ m: Message) {
+        guard let n = nodes[m.to], let r = n.raft, !n.removed else {
+            lose(m)
+            return
+        }
+        if let s = nodes[m.from], s.removed { return } // peers ignore removed members
+        stats.delivered += 1
+        _ = try? r.step(m)
+        if m.type == .snap, let s = nodes[m.from]?.raft {
+            stats.snapshotsSent += 1
+            s.reportSnapshot(m.to, status: .finish)
+        }
+        process(n)
+    }
+
+    func lose(_ m: Message) {
+        guard let s = nodes[m.from]?.raft else { return }
+        if m.type == .snap { s.reportSnapshot(m.to, status: .failure) }
+        if m.type == .app && Double.random(in: 0..<1, using: &rng) < 0.3 { s.reportUnreachable(m.to) }
+    }
+
+    func processAll() {
+        for n in liveNodes { process(n) }
+    }
+
+    /// Handles `Ready`s as the contract says: persist, send, apply, advance.
+    func process(_ n: SimNode) {
+        while let r = n.raft, r.hasReady() {
+            let rd = r.ready()
+            do {
+                if let s = rd.snapshot {
+                    try n.storage.applySnapshot(s)
+                    n.restore(s)
+                    logsChanged = true
+                    if let e = checker.observeApplied(node: n.id, index: n.applied, checksum: n.checksum) { fail(e) }
+                }
+                if !rd.entries.isEmpty {
+                    n.storage.append(rd.entries)
+                    logsChanged = true
+                }
+                if let hs = rd.hardState {
+                    n.storage.setHardState(hs)
+                    observeCommit(n, hs)
+                }
+            } catch {
+                fail("storage error on node \(n.id): \(error)")
+            }
+            for m in rd.messages {
+                if let s = nodes[m.to], s.removed { continue }
+                if !network.send(m, now: now, rng: &rng) { lose(m) }
+            }
+            for e in rd.committedEntries { applyEntry(n, e) }
+            for rs in rd.readStates { answerRead(n, rs) }
+            if n.removed {
+                n.crash()
+                return
+            }
+            r.advance(rd)
+            if r.isLeader, let e = checker.observeLeader(n.id, term: r.term) { fail(e) }
+        }
+    }
+
+    func observeCommit(_ n: SimNode, _ hs: HardState) {
+        let first = (try? n.storage.firstIndex()) ?? 1
+        let from = max(n.persistedCommit + 1, first)
+        if hs.commit >= from, let ents = try? n.storage.entries(from, hs.commit + 1, maxSize: Int.max) {
+            for e in ents {
+                if let err = checker.observeCommitted(e, byNodeAtTerm: hs.term) { fail(err) }
+            }
+            stats.committedEntries = max(stats.committedEntries, hs.commit)
+        }
+        n.persistedCommit = max(n.persistedCommit, hs.commit)
+    }
+
+    func applyEntry(_ n: SimNode, _ e: Entry) {
+        if e.index <= n.applied { return }
+        if e.index != n.applied + 1 { fail("node \(n.id) applied \(e.index) after \(n.applied)") }
+        n.apply(e)
+        if let m = marker, e.data == m { markerApplied = true }
+        if let err = checker.observeApplied(node: n.id, index: e.index, checksum: n.checksum) { fail(err) }
+        guard e.type == .confChange, let cc = ConfChange(encoded: e.data), let r = n.raft else { return }
+        n.setConfState(r.applyConfChange(cc))
+        stats.confChangesApplied += 1
+        if cc.type == .removeNode, let gone = nodes[cc.nodeID] {
+            // As etcd's server does, a removed member stops and its peers ignore it.
+            gone.removed = true
+            if gone !== n { gone.crash() }
+        }
+    }
+
+    func answerRead(_ n: SimNode, _ rs: ReadState) {
+        guard let mustSee = pendingReads.removeValue(forKey: rs.requestCtx) else { return }
+        stats.readsAnswered += 1
+        if rs.index < mustSee {
+            fail("linearizability: read on node \(n.id) got index \(rs.index) but \(mustSee) was committed before it was issued")
+        }
+    }
+
+    func checkSafety() {
+        let all = sortedIDs.compactMap { nodes[$0] }
+        for n in all {
+            guard let r = n.raft, r.isLeader else { continue }
+            if let e = checker.observeLeader(n.id, term: r.term) { fail(e) }
+            if let e = checker.checkLeaderCompleteness(n, term: r.term) { fail(e) }
+        }
+        if logsChanged {
+            logsChanged = false
+            for i in 0..<all.count {
+                for j in (i + 1)..<all.count {
+                    if let e = InvariantChecker.checkLogMatching(all[i], all[j]) { fail(e) }
+                }
+            }
+        }
+    }
+
+    // MARK: workload
+
+    var leaderNode: SimNode? {
+        liveNodes.filter { $0.raft!.isLeader }.max { $0.raft!.term < $1.raft!.term }
+    }
+
+    func propose() {
+        let live = liveNodes
+        guard let n = live.randomElement(using: &rng) else { return }
+        var data: [UInt8] = []
+        Varint8.append(nextProposal, &data)
+        nextProposal += 1
+        _ = try? n.raft!.propose(data)
+        process(n)
+    }
+
+    func issueRead() {
+        guard let n = liveNodes.randomElement(using: &rng) else { return }
+        var ctx: [UInt8] = [0x52]
+        Varint8.append(nextRead, &ctx)
+        nextRead += 1
+        pendingReads[ctx] = checker.maxCommitted
+        n.raft!.readIndex(context: ctx)
+        process(n)
+    }
+}
+
+enum Varint8 {
+    static func append(_ v: UInt64, _ out: inout [UInt8]) {
+        for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(i)))) }
+    }
+}

@@ -1,0 +1,210 @@
+import EtcdProto
+import Logging
+import MVCC
+import Storage
+
+/// A member's durable state under `<data-dir>/member/`: the WAL (`wal/`) and the LMDB backend
+/// (`snap/db`) holding the MVCC store. The WAL is written by the pipeline's log thread only; the
+/// store by the apply thread only; reads come from any task.
+///
+/// `@unchecked Sendable`: `wal` is touched only by the log thread (and by `recover`, before that
+/// thread starts); `store` and `backend` are Sendable and guard themselves.
+final class MemberStorage: EntryLog, @unchecked Sendable {
+    let backend: Backend
+    let store: KVStore
+    private let walDir: String
+    private var wal: WAL?
+    private let logger: Logger
+
+    struct Recovered {
+        var term: UInt64
+        var lastIndex: UInt64
+        var appliedIndex: UInt64
+        var isNew: Bool
+        /// Entries in the WAL that the store has not applied yet, to replay before serving.
+        var unapplied: [LogEntry]
+    }
+
+    init(options: ServerOptions, logger: Logger) throws {
+        self.logger = logger
+        let memberDir = options.dataDir + "/member"
+        walDir = memberDir + "/wal"
+        try makeDirectories(memberDir + "/snap")
+        let quota = options.quotaBackendBytes > 0 ? options.quotaBackendBytes : Backend.defaultQuotaBytes
+        backend = try Backend(path: memberDir + "/snap/db", options: Backend.Options(quotaBytes: quota))
+        do { store = try KVStore(backend: backend) } catch { throw ServerError(error) }
+    }
+
+    /// Opens the WAL (creating it with the bootstrap entry for a new member), and starts a new
+    /// term as a single member's election would.
+    func recover(memberID: UInt64, clusterID: UInt64) throws -> Recovered {
+        var recovered: Recovered
+        if WAL.exists(dir: walDir) {
+            let (wal, contents) = try WAL.open(dir: walDir)
+            self.wal = wal
+            let lastTerm = max(contents.entries.last?.term ?? 0, contents.hardState?.term ?? 0)
+            let applied = store.consistentIndex
+            recovered = Recovered(
+                term: lastTerm + 1, lastIndex: wal.lastIndex, appliedIndex: applied, isNew: false,
+                unapplied: contents.entries.filter { $0.index > applied }.map {
+                    LogEntry(index: $0.index, term: $0.term, kind: $0.type == 1 ? .confChange : .normal, data: $0.data)
+                })
+            logger.info("restarting member \(Identity.hex(memberID)) in cluster \(Identity.hex(clusterID)) at commit index \(wal.lastIndex)")
+        } else {
+            var metadata = Etcdserverpb_Metadata()
+            metadata.nodeID = memberID
+            metadata.clusterID = clusterID
+            let wal = try WAL.create(dir: walDir, metadata: metadata.serializedBytes())
+            self.wal = wal
+            // The bootstrap entry adding this member, at term 1, as etcd's raft writes it.
+            var change = Raftpb_ConfChange()
+            change.type = .confChangeAddNode
+            change.nodeID = memberID
+            let bootstrap = LogEntry(index: 1, term: 1, kind: .confChange, data: change.serializedBytes())
+            try append([bootstrap])
+            recovered = Recovered(term: 2, lastIndex: 1, appliedIndex: 0, isNew: true, unapplied: [bootstrap])
+        }
+        try wal!.append(.hardState(WALHardState(term: recovered.term, vote: memberID, commit: recovered.lastIndex)))
+        try wal!.sync()
+        return recovered
+    }
+
+    // MARK: EntryLog (log thread)
+
+    func append(_ entries: [LogEntry]) throws {
+        try wal!.append(entries.map {
+            .entry(WALEntry(index: $0.index, term: $0.term, type: $0.kind == .confChange ? 1 : 0, data: $0.data))
+        })
+    }
+
+    func sync() throws { try wal!.sync() }
+
+    func close() {
+        try? wal?.close()
+        try? backend.sync()
+    }
+
+    // MARK: Reads (any task)
+
+    var currentRevision: Int64 { store.currentRevision }
+    var dbSize: Int64 { backend.size }
+    var dbSizeInUse: Int64 { backend.sizeInUse }
+
+    func withReadView<R>(_ body: (StoreReader) throws(ServerError) -> R) throws(ServerError) -> R {
+        let view: ReadView
+        do { view = try store.read() } catch { throw ServerError(error) }
+        defer { view.end() }
+        return try body(StoreReader(view: view))
+    }
+
+    func hashKV(revision: Int64) throws(ServerError) -> (hash: UInt32, revision: Int64, compactRevision: Int64) {
+        do {
+            let r = try store.hashByRev(revision)
+            return (r.hash, r.currentRev, r.compactRev)
+        } catch { throw ServerError(error) }
+    }
+
+    func hash() throws(ServerError) -> UInt32 {
+        do { return try store.hash().hash } catch { throw ServerError(error) }
+    }
+
+    // MARK: Writes (apply thread)
+
+    /// Runs `body` in one write txn that also records `index` as applied. When `body` fails the
+    /// txn's changes are dropped, but the index is still recorded: the entry was applied, with
+    /// an error as its result.
+    func write<R>(index: UInt64, _ body: (StoreWriter) throws(ServerError) -> R) throws(ServerError) -> R {
+        let txn: WriteTxn
+        do { txn = try store.write() } catch { throw ServerError(error) }
+        let result: R
+        do {
+            result = try body(StoreWriter(txn: txn, firstRevision: store.compactedRevision + 1))
+        } catch {
+            txn.rollback()
+            recordApplied(index)
+            throw error
+        }
+        txn.setConsistentIndex(index)
+        do { try txn.end() } catch { throw ServerError(error) }
+        return result
+    }
+
+    /// Records `index` as applied for an entry that changes no key.
+    func recordApplied(_ index: UInt64) {
+        guard let txn = try? store.write() else { return }
+        txn.setConsistentIndex(index)
+        _ = try? txn.end()
+    }
+
+    func compact(_ revision: Int64) throws(ServerError) {
+        do { try store.compact(revision) } catch { throw ServerError(error) }
+    }
+}
+
+extension ServerError {
+    init(_ error: MVCCError) {
+        switch error {
+        case .compacted: self = .compacted
+        case .futureRev: self = .futureRevision
+        case .storage(.mapFull): self = .noSpace
+        default: self = .internal("etcdserver: \(error)")
+        }
+    }
+
+    init(_ error: any Error) {
+        if let e = error as? ServerError { self = e } else if let e = error as? MVCCError { self.init(e) } else {
+            self = .internal("etcdserver: \(error)")
+        }
+    }
+}
+
+/// An MVCC read view as the applier sees it.
+struct StoreReader: KVReader {
+    let view: ReadView
+    var revision: Int64 { view.rev }
+    var firstRevision: Int64 { view.compactRev + 1 }
+
+    func range(key: [UInt8], end: [UInt8], limit: Int64, revision: Int64, countOnly: Bool) throws(ServerError) -> KVRange {
+        do {
+            let r = try view.range(key, end, options: RangeOptions(limit: limit, rev: revision, countOnly: countOnly))
+            return KVRange(kvs: r.kvs.map(\.proto), count: r.count, revision: r.rev)
+        } catch { throw ServerError(error) }
+    }
+}
+
+/// An MVCC write txn as the applier sees it.
+struct StoreWriter: KVWriter {
+    let txn: WriteTxn
+    let firstRevision: Int64
+    var revision: Int64 { txn.beginRev }
+    var hasChanges: Bool { txn.rev != txn.beginRev }
+
+    func range(key: [UInt8], end: [UInt8], limit: Int64, revision: Int64, countOnly: Bool) throws(ServerError) -> KVRange {
+        do {
+            let r = try txn.range(key, end, options: RangeOptions(limit: limit, rev: revision, countOnly: countOnly))
+            return KVRange(kvs: r.kvs.map(\.proto), count: r.count, revision: r.rev)
+        } catch { throw ServerError(error) }
+    }
+
+    func put(key: [UInt8], value: [UInt8], lease: Int64) throws(ServerError) -> Int64 {
+        do { try txn.put(key, value, lease: lease) } catch { throw ServerError(error) }
+        return txn.rev
+    }
+
+    func deleteRange(key: [UInt8], end: [UInt8]) throws(ServerError) -> Int64 {
+        do { return try txn.deleteRange(key, end).deleted } catch { throw ServerError(error) }
+    }
+}
+
+extension KeyValue {
+    var proto: Mvccpb_KeyValue {
+        var kv = Mvccpb_KeyValue()
+        kv.key = key
+        kv.createRevision = createRevision
+        kv.modRevision = modRevision
+        kv.version = version
+        kv.value = value
+        kv.lease = lease
+        return kv
+    }
+}

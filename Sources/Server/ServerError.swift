@@ -1,0 +1,34 @@
+/// Every error the server returns to a client. The API layer maps each to etcd's gRPC status and
+/// message in one table (`API/StatusTable.swift`); nothing else in the server picks codes or strings.
+public enum ServerError: Error, Sendable, Equatable {
+    // Request checks.
+    case emptyKey
+    case keyNotFound
+    case valueProvided
+    case leaseProvided
+    case tooManyOps
+    case duplicateKey
+    case requestTooLarge
+    // MVCC.
+    case compacted
+    case futureRevision
+    case noSpace
+    // Leases.
+    case leaseNotFound
+    case leaseExists
+    case leaseTTLTooLarge
+    // Cluster and lifecycle.
+    case memberNotFound
+    case noLeader
+    case notLeader
+    case stopped
+    case timeout
+    case corrupt
+    case unhealthy
+    // Auth.
+    case authNotEnabled
+    case permissionDenied
+    case invalidAuthToken
+    /// An unexpected internal failure (storage I/O): the message says what failed.
+    case `internal`(String)
+}

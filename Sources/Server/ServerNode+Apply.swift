@@ -1,0 +1,68 @@
+import EtcdProto
+import Logging
+
+/// The apply side of the pipeline (apply thread only): each durable entry is applied to the
+/// store in log order, its index stored with the data, then its proposer is answered.
+extension ServerNode {
+    func applyBatch(_ batch: [(LogEntry, Proposal?)]) {
+        guard let last = batch.last else { return }
+        var answers: [(@Sendable (ApplyResult) -> Void, ApplyResult)] = []
+        answers.reserveCapacity(batch.count)
+        for (entry, proposal) in batch {
+            let result = apply(entry, request: proposal?.request)
+            if let completion = proposal?.completion { answers.append((completion, result)) }
+        }
+        progress.withLock {
+            $0.appliedIndex = last.0.index
+            $0.committedIndex = max($0.committedIndex, last.0.index)
+        }
+        for (completion, result) in answers { completion(result) }
+    }
+
+    private func apply(_ entry: LogEntry, request known: Etcdserverpb_InternalRaftRequest?) -> ApplyResult {
+        guard entry.kind == .normal, !entry.data.isEmpty else { return .none }
+        guard let request = known ?? (try? Etcdserverpb_InternalRaftRequest(serializedBytes: entry.data)) else {
+            logger.error("skipping an undecodable entry at index \(entry.index)")
+            return .none
+        }
+        do throws(ServerError) {
+            if let put = request.put {
+                return .put(try storage.write(index: entry.index) { w throws(ServerError) in try KVApply.put(put, in: w) })
+            }
+            if let delete = request.deleteRange {
+                return .deleteRange(try storage.write(index: entry.index) { w throws(ServerError) in
+                    try KVApply.deleteRange(delete, in: w)
+                })
+            }
+            if let txn = request.txn {
+                return .txn(try storage.write(index: entry.index) { w throws(ServerError) in try KVApply.txn(txn, in: w) })
+            }
+            if let compaction = request.compaction {
+                try storage.compact(compaction.revision)
+                var response = Etcdserverpb_CompactionResponse()
+                var header = Etcdserverpb_ResponseHeader()
+                header.revision = storage.currentRevision
+                response.header = header
+                return .compaction(response)
+            }
+            if let v2 = request.v2 {
+                applyV2(v2)
+                return .none
+            }
+        } catch {
+            return .failure(error)
+        }
+        return .none
+    }
+
+    /// v2 requests carry member attributes and the cluster version (etcd's publish).
+    private func applyV2(_ r: Etcdserverpb_Request) {
+        if r.path == "/0/members/\(Identity.hex(memberID))/attributes" {
+            let urls = options.advertiseClientURLs.joined(separator: " ")
+            logger.info("published {Name:\(options.name) ClientURLs:[\(urls)]} to cluster \(Identity.hex(clusterID))")
+        } else if r.path == "/0/version" {
+            logger.notice("set the initial cluster version to 3.4")
+            Logger(label: "etcdserver/api").info("enabled capabilities for version 3.4")
+        }
+    }
+}

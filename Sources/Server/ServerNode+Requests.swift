@@ -1,0 +1,135 @@
+import EtcdProto
+
+/// The KV, Maintenance and Cluster calls, as etcd's `v3_server.go` serves them: reads locally,
+/// writes (and read-write txns) through the pipeline.
+extension ServerNode {
+    /// A single member is its own leader, so a linearizable read needs no ReadIndex round: every
+    /// acknowledged write is already applied when its client hears back.
+    public func range(_ r: Etcdserverpb_RangeRequest) async throws(ServerError) -> Etcdserverpb_RangeResponse {
+        var response = try storage.withReadView { view throws(ServerError) in try KVApply.range(r, in: view) }
+        response.header = fill(response.header)
+        return response
+    }
+
+    public func put(_ r: Etcdserverpb_PutRequest) async throws(ServerError) -> Etcdserverpb_PutResponse {
+        guard case .put(var response) = try await propose({ $0.put = r }) else { throw .internal("unexpected result") }
+        response.header = fill(response.header)
+        return response
+    }
+
+    public func deleteRange(_ r: Etcdserverpb_DeleteRangeRequest) async throws(ServerError)
+        -> Etcdserverpb_DeleteRangeResponse
+    {
+        guard case .deleteRange(var response) = try await propose({ $0.deleteRange = r })
+        else { throw .internal("unexpected result") }
+        response.header = fill(response.header)
+        return response
+    }
+
+    public func txn(_ r: Etcdserverpb_TxnRequest) async throws(ServerError) -> Etcdserverpb_TxnResponse {
+        var response: Etcdserverpb_TxnResponse
+        if KVApply.isReadOnly(r) {
+            response = try storage.withReadView { view throws(ServerError) in
+                try KVApply.txn(r, in: ReadOnlyWriter(base: view))
+            }
+        } else {
+            guard case .txn(let applied) = try await propose({ $0.txn = r }) else { throw .internal("unexpected result") }
+            response = applied
+        }
+        response.header = fill(response.header)
+        return response
+    }
+
+    public func compact(_ r: Etcdserverpb_CompactionRequest) async throws(ServerError) -> Etcdserverpb_CompactionResponse {
+        guard case .compaction(var response) = try await propose({ $0.compaction = r })
+        else { throw .internal("unexpected result") }
+        response.header = fill(response.header)
+        return response
+    }
+
+    public func status() -> Etcdserverpb_StatusResponse {
+        var response = Etcdserverpb_StatusResponse()
+        response.header = header()
+        response.version = Self.version
+        response.dbSize = storage.dbSize
+        response.dbSizeInUse = storage.dbSizeInUse
+        response.leader = memberID
+        let p = progress.withLock { $0 }
+        response.raftIndex = p.committedIndex
+        response.raftTerm = p.term
+        response.raftAppliedIndex = p.appliedIndex
+        return response
+    }
+
+    public func memberList() -> Etcdserverpb_MemberListResponse {
+        var me = Etcdserverpb_Member()
+        me.id = memberID
+        me.name = options.name
+        me.peerUrls = options.advertisePeerURLs
+        me.clientUrls = options.advertiseClientURLs
+        var response = Etcdserverpb_MemberListResponse()
+        response.header = header()
+        response.members = [me]
+        return response
+    }
+
+    public func hashKV(revision: Int64) throws(ServerError) -> Etcdserverpb_HashKVResponse {
+        let result = try storage.hashKV(revision: revision)
+        var response = Etcdserverpb_HashKVResponse()
+        response.header = header(revision: result.revision)
+        response.hash = result.hash
+        response.compactRevision = result.compactRevision
+        return response
+    }
+
+    public func hash() throws(ServerError) -> Etcdserverpb_HashResponse {
+        var response = Etcdserverpb_HashResponse()
+        response.header = header()
+        response.hash = try storage.hash()
+        return response
+    }
+
+    /// A minimal Prometheus text page; etcd's full metric set comes with the observability issue.
+    public func metricsText() -> String {
+        let p = progress.withLock { $0 }
+        return """
+        # HELP etcd_server_has_leader Whether or not a leader exists. 1 is existence, 0 is not.
+        # TYPE etcd_server_has_leader gauge
+        etcd_server_has_leader 1
+        # HELP etcd_server_is_leader Whether or not this member is a leader. 1 if is, 0 otherwise.
+        # TYPE etcd_server_is_leader gauge
+        etcd_server_is_leader 1
+        # HELP etcd_server_proposals_committed_total The total number of consensus proposals committed.
+        # TYPE etcd_server_proposals_committed_total gauge
+        etcd_server_proposals_committed_total \(p.committedIndex)
+        # HELP etcd_server_proposals_applied_total The total number of consensus proposals applied.
+        # TYPE etcd_server_proposals_applied_total gauge
+        etcd_server_proposals_applied_total \(p.appliedIndex)
+        # HELP etcd_mvcc_db_total_size_in_bytes Total size of the underlying database physically allocated in bytes.
+        # TYPE etcd_mvcc_db_total_size_in_bytes gauge
+        etcd_mvcc_db_total_size_in_bytes \(storage.dbSize)
+
+        """
+    }
+}
+
+/// A read view standing in for a write txn in a read-only txn (etcd's `NewReadOnlyTxnWrite`):
+/// a txn found read-only never writes, so the write methods are unreachable.
+struct ReadOnlyWriter<Base: KVReader>: KVWriter {
+    let base: Base
+    var revision: Int64 { base.revision }
+    var firstRevision: Int64 { base.firstRevision }
+    var hasChanges: Bool { false }
+
+    func range(key: [UInt8], end: [UInt8], limit: Int64, revision: Int64, countOnly: Bool) throws(ServerError) -> KVRange {
+        try base.range(key: key, end: end, limit: limit, revision: revision, countOnly: countOnly)
+    }
+
+    func put(key: [UInt8], value: [UInt8], lease: Int64) throws(ServerError) -> Int64 {
+        preconditionFailure("write in a read-only txn")
+    }
+
+    func deleteRange(key: [UInt8], end: [UInt8]) throws(ServerError) -> Int64 {
+        preconditionFailure("write in a read-only txn")
+    }
+}

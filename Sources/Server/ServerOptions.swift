@@ -1,0 +1,18 @@
+/// What a member needs to know to start: the subset of etcd's configuration the server uses.
+/// The Config module fills it from flags, `ETCD_*` variables or a config file.
+public struct ServerOptions: Sendable {
+    public var name: String = "default"
+    public var dataDir: String = "default.etcd"
+    public var clusterToken: String = "etcd-cluster"
+    /// `--initial-cluster`, as (member name, peer URLs).
+    public var initialCluster: [(name: String, peerURLs: [String])] = [("default", ["http://localhost:2380"])]
+    public var advertisePeerURLs: [String] = ["http://localhost:2380"]
+    public var advertiseClientURLs: [String] = ["http://localhost:2379"]
+    public var maxTxnOps: Int = 128
+    public var maxRequestBytes: Int = 1_572_864
+    /// 0 means etcd's default, 2 GiB.
+    public var quotaBackendBytes: Int = 0
+    public var snapshotCount: Int = 100_000
+
+    public init() {}
+}

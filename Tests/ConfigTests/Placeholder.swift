@@ -1,5 +1,0 @@
-import XCTest
-
-final class ConfigTestsPlaceholder: XCTestCase {
-    func testBuilds() {}
-}

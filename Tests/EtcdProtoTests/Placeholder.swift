@@ -1,5 +1,0 @@
-import XCTest
-
-final class EtcdProtoTestsPlaceholder: XCTestCase {
-    func testBuilds() {}
-}

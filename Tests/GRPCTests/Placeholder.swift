@@ -1,5 +1,0 @@
-import XCTest
-
-final class GRPCTestsPlaceholder: XCTestCase {
-    func testBuilds() {}
-}
