@@ -69,8 +69,12 @@ public enum ConfigParser {
     /// argument; `--` ends flags). Without a config file, `ETCD_<FLAG>` variables fill flags not
     /// given on the command line; a variable for a flag that *was* given is a fatal error, as in etcd.
     /// A config file (`--config-file` or `ETCD_CONFIG_FILE`) replaces flags and environment.
+    ///
+    /// `defaultHost` is what etcd advertises instead of localhost for a 0.0.0.0 listener left with the
+    /// default advertise URL (etcd detects it from the default route; pass nil to turn that off).
     public static func parse(arguments: [String], environment: [String: String],
-                             supportedFlags: Set<String> = defaultSupportedFlags) throws(ConfigError) -> ParseOutcome {
+                             supportedFlags: Set<String> = defaultSupportedFlags,
+                             defaultHost: String? = detectDefaultHost()) throws(ConfigError) -> ParseOutcome {
         let specs = FlagSpec.all
         var byName: [String: FlagSpec] = [:]
         for s in specs { byName[s.name] = s }
@@ -144,7 +148,7 @@ public enum ConfigParser {
         } else {
             cfg = try fromCommandLine(state, environment: environment, specs: specs, given: &given)
         }
-        finish(&cfg)
+        finish(&cfg, defaultHost: defaultHost)
         cfg.givenFlags = given
         cfg.unsupported = unsupported(given: given, specs: byName, supported: supportedFlags)
         return .run(cfg)
@@ -212,11 +216,12 @@ public enum ConfigParser {
         return cfg
     }
 
-    /// etcd's start-up defaults applied after parsing (etcdmain/etcd.go): the initial cluster
-    /// follows `--name`, and the data dir defaults to `<name>.etcd`.
-    private static func finish(_ cfg: inout ServerConfig) {
-        if cfg.name != "default" && cfg.initialCluster == "default=http://localhost:2380" {
-            cfg.initialCluster = cfg.initialClusterFromName()
+    /// etcd's start-up defaults applied after parsing (etcdmain/etcd.go): the default host, the
+    /// initial cluster following `--name`, and the data dir defaulting to `<name>.etcd`.
+    private static func finish(_ cfg: inout ServerConfig, defaultHost: String?) {
+        if let used = cfg.applyDefaultHost(defaultHost) {
+            cfg.messages.append(ConfigMessage(level: .info, text: "detected default host for advertise",
+                                              fields: ["host": used]))
         }
         if cfg.dataDir.isEmpty {
             cfg.dataDir = "\(cfg.name).etcd"

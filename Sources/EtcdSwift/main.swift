@@ -101,14 +101,15 @@ SystemdNotify.ready()
 
 // Graceful shutdown on SIGTERM / SIGINT, as etcd's osutil handler does.
 let stopRequested = AsyncStream<Int32> { continuation in
-    for sig in [SIGTERM, SIGINT] {
+    let sources = [SIGTERM, SIGINT].map { sig in
         signal(sig, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
         source.setEventHandler { continuation.yield(sig) }
         source.resume()
-        nonisolated(unsafe) let keep = source
-        continuation.onTermination = { _ in keep.cancel() }
+        return source
     }
+    nonisolated(unsafe) let keep = sources
+    continuation.onTermination = { _ in keep.forEach { $0.cancel() } }
 }
 for await sig in stopRequested {
     Logger(label: "pkg/osutil").notice("received \(sig == SIGTERM ? "terminated" : "interrupt") signal, shutting down...")

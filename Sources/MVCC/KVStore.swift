@@ -33,7 +33,7 @@ public final class KVStore: @unchecked Sendable {
         let (state, leases, scheduled) = try KVStore.load(backend)
         self.index = Guarded(state)
         self.restoredLeases = leases
-        if scheduled > state.compactRev && scheduled <= state.currentRev {
+        if scheduled > 0 && scheduled > state.compactRev && scheduled <= state.currentRev {
             try compact(scheduled)
         }
     }
@@ -58,11 +58,12 @@ public final class KVStore: @unchecked Sendable {
     /// same thread with no suspension point in between (or use `write(_:)`).
     public func write() throws(MVCCError) -> WriteTxn {
         let tx = try storage { try backend.beginWrite() }
-        return WriteTxn(store: self, tx: tx, beginRev: index.read { $0.currentRev })
+        return WriteTxn(store: self, tx: tx, beginRev: index.read { max($0.currentRev, $0.lastWriteRev) })
     }
 
     /// Runs `body` in a write transaction and commits it; returns `body`'s result and the
     /// changes. If `body` throws, every change is rolled back.
+    @discardableResult
     public func write<R>(_ body: (WriteTxn) throws(MVCCError) -> R) throws(MVCCError) -> (result: R, events: [Event]) {
         let txn = try write()
         do {
@@ -115,6 +116,7 @@ public final class KVStore: @unchecked Sendable {
             }
         }
         st.currentRev = max(st.currentRev, st.compactRev, 1)
+        st.lastWriteRev = st.currentRev
         return (st, leases.map { (key: $0.key, lease: $0.value) }, scheduled)
     }
 }

@@ -4,6 +4,10 @@ struct IndexState {
     var tree = KeyTree()
     /// Revision of the last committed write transaction (1 in a fresh store).
     var currentRev: Int64 = 1
+    /// Revision of the write transaction being committed, set before its LMDB commit (while it
+    /// still holds the write lock) so the next writer never reuses it in the window before
+    /// `currentRev` is published.
+    var lastWriteRev: Int64 = 1
     /// Revision of the last compaction (-1 before any).
     var compactRev: Int64 = -1
     var consistentIndex: UInt64 = 0

@@ -108,6 +108,8 @@ public final class WriteTxn {
             tx.abort()
             return []
         }
+        let bump = !changes.isEmpty
+        if bump { store.index.write { $0.lastWriteRev = beginRev + 1 } }
         do {
             if let ci = newConsistentIndex { try tx.put(.meta, MetaKey.consistentIndex, bigEndian8(ci)) }
             try tx.commit()
@@ -116,7 +118,6 @@ public final class WriteTxn {
             if !changes.isEmpty { store.reloadIndex() }
             throw (error as? StorageError).map { MVCCError.storage($0) } ?? .corrupt("\(error)")
         }
-        let bump = !changes.isEmpty
         let ci = newConsistentIndex
         store.index.write { st in
             if bump { st.currentRev += 1 }

@@ -6,8 +6,8 @@ extension Simulation {
         let ids = sortedIDs.filter { !(nodes[$0]!.removed) }
         let roll = Int.random(in: 0..<100, using: &rng)
         switch roll {
-        case 0..<14: // crash a node
-            if options.crashes, let n = liveNodes.randomElement(using: &rng) {
+        case 0..<14: // crash a node, the leader more often than not
+            if options.crashes, let n = Bool.random(using: &rng) ? leaderNode : liveNodes.randomElement(using: &rng) {
                 n.crash()
                 stats.crashes += 1
             }
@@ -16,7 +16,7 @@ extension Simulation {
                 do { try n.start() } catch { fail("restart of \(n.id) failed: \(error)") }
             }
         case 30..<38: // isolate one node (symmetric)
-            if let id = ids.randomElement(using: &rng) {
+            if let id = Bool.random(using: &rng) ? leaderNode?.id : ids.randomElement(using: &rng) {
                 network.isolate(id, from: ids)
                 stats.partitions += 1
             }

@@ -60,6 +60,8 @@ public final class Simulation {
     var pendingReads: [[UInt8]: UInt64] = [:]
     var failure: String?
     var logsChanged = true
+    /// The event rate of this run: the option scaled by the seed, for calm and stormy schedules.
+    var eventRate: Double { options.eventRate * [0.5, 1, 2][Int((options.seed / 16) % 3)] }
     /// The liveness write proposed after healing, and whether it was applied.
     var marker: [UInt8]? = nil
     var markerApplied = false
@@ -83,7 +85,8 @@ public final class Simulation {
         var c = Config(id: id, electionTick: 10, heartbeatTick: 1, randomSeed: options.seed &+ id &* 7919)
         c.preVote = options.preVote ?? (options.seed % 2 == 0)
         c.checkQuorum = options.checkQuorum ?? ((options.seed / 2) % 2 == 0)
-        c.maxSizePerMsg = 64 * (1 + Int(options.seed % 4))
+        // From one entry per message up to large batches.
+        c.maxSizePerMsg = [1, 64, 256, 1 << 20][Int((options.seed / 4) % 4)]
         c.maxInflightMsgs = 4
         return c
     }
@@ -106,8 +109,11 @@ public final class Simulation {
     /// and the safety checks.
     func step(faults: Bool) {
         now += 1
-        if faults && Double.random(in: 0..<1, using: &rng) < options.eventRate { randomEvent() }
-        if Double.random(in: 0..<1, using: &rng) < (faults ? 0.3 : 0.1) { propose() }
+        if faults && Double.random(in: 0..<1, using: &rng) < eventRate { randomEvent() }
+        if Double.random(in: 0..<1, using: &rng) < (faults ? 0.3 : 0.1) {
+            // Bursts make logs diverge by several entries between leaders.
+            for _ in 0..<Int.random(in: 1...3, using: &rng) { propose() }
+        }
         if faults && Double.random(in: 0..<1, using: &rng) < 0.05 { issueRead() }
         for n in liveNodes where !faults || Double.random(in: 0..<1, using: &rng) < 0.7 {
             n.raft!.tick()

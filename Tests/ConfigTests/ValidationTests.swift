@@ -106,3 +106,38 @@ final class ValidationTests: XCTestCase {
         XCTAssertNoThrow(try cfg.verifyJoinExisting())
     }
 }
+
+final class DefaultHostTests: XCTestCase {
+    private func parse(_ args: [String], host: String?) throws -> ServerConfig {
+        guard case .run(let cfg) = try ConfigParser.parse(arguments: args, environment: [:], defaultHost: host) else {
+            throw ConfigError(kind: .verify, message: "not run")
+        }
+        return cfg
+    }
+
+    func testWildcardListenerAdvertisesDefaultHost() throws {
+        let cfg = try parse(["--name", "n", "--listen-peer-urls", "http://0.0.0.0:2390"], host: "10.1.2.3")
+        XCTAssertEqual(cfg.advertisePeer, ["http://10.1.2.3:2390"])
+        XCTAssertEqual(cfg.initialCluster, "n=http://10.1.2.3:2390")
+        XCTAssertTrue(cfg.has(.info, "detected default host for advertise"))
+        // A config file keeps the default client advertise URL, so it too takes the host.
+        let files = TempFiles()
+        defer { files.removeAll() }
+        let path = files.yaml("listen-client-urls: http://0.0.0.0:2389\n")
+        let fromFile = try parse(["--config-file", path], host: "10.1.2.3")
+        XCTAssertEqual(fromFile.advertiseClient, ["http://10.1.2.3:2389"])
+        XCTAssertEqual(fromFile.advertisePeer, ["http://localhost:2380"])
+    }
+
+    func testNoDefaultHostKeepsLocalhost() throws {
+        let cfg = try parse(["--listen-peer-urls", "http://0.0.0.0:2390"], host: nil)
+        XCTAssertEqual(cfg.advertisePeer, ["http://localhost:2380"])
+        let named = try parse(["--name", "x"], host: "10.1.2.3")
+        XCTAssertEqual(named.advertisePeer, ["http://localhost:2380"])
+        XCTAssertEqual(named.initialCluster, "x=http://localhost:2380")
+    }
+
+    func testDetectionDoesNotCrash() {
+        if let host = ConfigParser.detectDefaultHost() { XCTAssertFalse(host.isEmpty) }
+    }
+}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class MVCCTestsPlaceholder: XCTestCase {
-    func testBuilds() {}
-}
