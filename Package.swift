@@ -86,6 +86,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Storage"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+        .testTarget(name: "APITests", dependencies: ["API", "Server", "EtcdProto"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "MVCC", "Storage", "EtcdProto"]),
     ]
 )

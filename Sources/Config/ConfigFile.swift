@@ -188,7 +188,8 @@ enum ConfigFile {
         if let v = values["host-whitelist"], case .string(let s) = v, !s.isEmpty {
             cfg.hostWhitelist = UniqueStrings(s).values
         }
-        if (!cfg.discovery.isEmpty || !cfg.discoverySRV.isEmpty) && cfg.initialCluster == "default=http://localhost:2380" {
+        let discovering = !cfg.discovery.isEmpty || !cfg.discoverySRV.isEmpty
+        if discovering && cfg.initialCluster == "default=http://localhost:2380" {
             cfg.initialCluster = ""
         }
         if cfg.initialClusterState.isEmpty { cfg.initialClusterState = "new" }

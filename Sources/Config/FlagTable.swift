@@ -4,7 +4,9 @@
 /// A comma-separated string set flag (`flags.UniqueStringsValue`): each Set replaces the set.
 struct UniqueStrings: Equatable {
     var values: Set<String>
-    init(_ s: String) { values = s.isEmpty ? [] : Set(s.split(separator: ",", omittingEmptySubsequences: false).map(String.init)) }
+    init(_ s: String) {
+        values = s.isEmpty ? [] : Set(s.split(separator: ",", omittingEmptySubsequences: false).map(String.init))
+    }
     var sorted: [String] { values.sorted() }
 }
 
@@ -188,7 +190,8 @@ extension FlagSpec {
               section: .member, usage: "Longest time before the backend transaction is committed.",
               helpDefault: ""),
             S(name: "backend-batch-limit", kind: .integer(\.cfg.backendBatchLimit, bits: 64, signed: true),
-              defaultText: "0", section: .member, usage: "Most operations before the backend transaction is committed."),
+              defaultText: "0", section: .member,
+              usage: "Most operations before the backend transaction is committed."),
             S(name: "max-txn-ops", kind: .integer(\.cfg.maxTxnOps, bits: 64, signed: false),
               defaultText: "128", section: .member, usage: "Most operations allowed in one transaction."),
             S(name: "max-request-bytes", kind: .integer(\.cfg.maxRequestBytes, bits: 64, signed: false),
@@ -235,7 +238,8 @@ extension FlagSpec {
               section: .clustering, usage: "History kept by auto compaction (0 disables it)."),
             S(name: "auto-compaction-mode", kind: .string(\.cfg.autoCompactionMode), defaultText: "periodic",
               section: .clustering,
-              usage: "How to read auto-compaction-retention: 'periodic' (duration, hours when unitless) or 'revision'."),
+              usage: "How to read auto-compaction-retention: 'periodic' (a duration, hours when unitless) "
+                + "or 'revision'."),
             S(name: "enable-v2", kind: .bool(\.cfg.enableV2), defaultText: "false", section: .clustering,
               usage: "Accept etcd v2 client requests."),
         ]

@@ -98,7 +98,7 @@ public struct ConfigMessage: Sendable, Equatable {
 /// Every setting of an etcd 3.4 member, typed, with etcd's defaults (`embed.NewConfig` plus
 /// etcdmain's flag defaults). Sizes are `Int`, millisecond flags are `…Ms: Int`, Go
 /// `time.Duration` flags are `Duration`.
-public struct ServerConfig: Sendable {
+public struct ServerConfig: Sendable, Equatable {
     // MARK: member
     public var name = "default"
     /// `--data-dir`; after parsing never empty (etcd's "${name}.etcd" default is applied).

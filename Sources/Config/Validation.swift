@@ -47,7 +47,8 @@ extension ServerConfig {
                 + "persistence. Consider enabling experimental-enable-lease-checkpoint-persist"))
         }
         if experimental.enableLeaseCheckpointPersist && !experimental.enableLeaseCheckpoint {
-            throw .verify("setting experimental-enable-lease-checkpoint-persist requires experimental-enable-lease-checkpoint")
+            throw .verify("setting experimental-enable-lease-checkpoint-persist requires "
+                + "experimental-enable-lease-checkpoint")
         }
     }
 
@@ -99,13 +100,15 @@ extension ServerConfig {
             warn("[WARNING] Deprecated '--debug' flag is set to true (use '--log-level=debug' instead")
         }
         if logging.debug && logging.level != "debug" {
-            warn("[WARNING] Deprecated '--debug' flag is set to true with inconsistent '--log-level=\(logging.level)' flag")
+            warn("[WARNING] Deprecated '--debug' flag is set to true with inconsistent "
+                + "'--log-level=\(logging.level)' flag")
         }
         if logging.logger == "capnslog" {
             warn("[WARNING] Deprecated '--logger=capnslog' flag is set; use '--logger=zap' flag instead")
         }
         if !logging.packageLevels.isEmpty {
-            warn("[WARNING] Deprecated '--log-package-levels=\(logging.packageLevels)' flag is set; use '--logger=zap' flag instead")
+            warn("[WARNING] Deprecated '--log-package-levels=\(logging.packageLevels)' flag is set; "
+                + "use '--logger=zap' flag instead")
         }
         let levels = ["debug", "info", "warn", "error", "dpanic", "panic", "fatal"]
         // etcd panics on an unknown level; a Go panic exits with status 2.
@@ -119,7 +122,8 @@ extension ServerConfig {
             }
             let output = logging.outputs[0]
             if !["stderr", "stdout", "default"].contains(output) {
-                throw .verify("unknown log-output \(GoSyntax.quote(output)) (only supports \"default\", \"stderr\", \"stdout\")")
+                throw .verify("unknown log-output \(GoSyntax.quote(output)) "
+                    + "(only supports \"default\", \"stderr\", \"stdout\")")
             }
         case "zap":
             if logging.outputs.isEmpty { logging.outputs = ["default"] }
@@ -128,7 +132,8 @@ extension ServerConfig {
             }
             if logging.outputs.contains("systemd/journal") && logging.outputs.count > 1 {
                 throw .verify("running with systemd/journal but other '--log-outputs' values "
-                    + "(\(GoSyntax.quote(logging.outputs))) are configured with 'default'; override 'default' value with something else")
+                    + "(\(GoSyntax.quote(logging.outputs))) are configured with 'default'; "
+                    + "override 'default' value with something else")
             }
             if !levels.contains(logging.level) { throw badLevel }
         default:
@@ -242,6 +247,7 @@ extension ServerConfig {
             throw .fatal("--initial-advertise-peer-urls has \(missingFromCluster.joined(separator: ",")) "
                 + "but missing from --initial-cluster=\(own)")
         }
-        throw .fatal("failed to resolve \(advertised.joined(separator: ",")) to match --initial-cluster=\(own) (\(reason))")
+        throw .fatal("failed to resolve \(advertised.joined(separator: ",")) to match "
+            + "--initial-cluster=\(own) (\(reason))")
     }
 }

@@ -49,88 +49,133 @@ public protocol ProtoMessage: Sendable, Equatable {
 extension ProtoMessage {
     /// Decodes the standard protobuf binary encoding.
     public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
-        let decoded: Result<Self, ProtoDecodingError> = bytes.withUnsafeBytes { Self._decode($0) }
-        self = try decoded.get()
+        self = try _protoDecode(bytes)
     }
 
     /// Decodes the standard protobuf binary encoding.
     public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try Self._decode(bytes).get()
-    }
-
-    static func _decode(_ bytes: UnsafeRawBufferPointer) -> Result<Self, ProtoDecodingError> {
-        let descriptor = Self._protobufCDescriptor.assumingMemoryBound(to: ProtobufCMessageDescriptor.self)
-        // protobuf-c reads nothing when the length is 0, but wants a pointer.
-        var empty: UInt8 = 0
-        return withUnsafePointer(to: &empty) { emptyPointer in
-            let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? emptyPointer
-            if Self._protobufCMayNestDeeply,
-               !_protoDepthIsBounded(data, bytes.count, descriptor, depth: 0) {
-                return .failure(ProtoDecodingError(messageName: Self.protoMessageName))
-            }
-            guard let message = protobuf_c_message_unpack(descriptor, nil, bytes.count, data) else {
-                return .failure(ProtoDecodingError(messageName: Self.protoMessageName))
-            }
-            defer { protobuf_c_message_free_unpacked(message, nil) }
-            return .success(Self(_protobufC: UnsafeRawPointer(message)))
-        }
+        self = try _protoDecode(bytes)
     }
 
     /// The size of the standard protobuf binary encoding.
-    public func serializedSize() -> Int {
-        _withProtobufC { protobuf_c_message_get_packed_size($0) }
-    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
 
     /// The standard protobuf binary encoding (the bytes Go's and Python's encoders produce).
-    public func serializedBytes() -> [UInt8] {
-        _withProtobufC { message in
-            let size = protobuf_c_message_get_packed_size(message)
-            guard size > 0 else { return [] }
-            return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-                count = protobuf_c_message_pack(message, buffer.baseAddress!)
-            }
-        }
-    }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
 
     /// Writes the encoding at the start of `buffer`, which must hold `serializedSize()`
     /// bytes, and returns the number of bytes written (exactly `serializedSize()`).
     @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int {
-        _withProtobufC { message in
-            let size = protobuf_c_message_get_packed_size(message)
-            precondition(buffer.count >= size, "buffer too small for \(Self.protoMessageName)")
-            guard size > 0 else { return 0 }
-            return protobuf_c_message_pack(message, buffer.baseAddress!.assumingMemoryBound(to: UInt8.self))
-        }
-    }
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
 
-    /// Appends the encoding to `bytes` (one size computation, no intermediate array).
-    public func serialize(appendingTo bytes: inout [UInt8]) {
-        _withProtobufC { message in
-            let size = protobuf_c_message_get_packed_size(message)
-            guard size > 0 else { return }
-            let start = bytes.count
-            bytes.append(contentsOf: repeatElement(0, count: size))
-            bytes.withUnsafeMutableBufferPointer { buffer in
-                _ = protobuf_c_message_pack(message, buffer.baseAddress! + start)
+    /// Appends the encoding to `bytes` (one C build, no intermediate array).
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+}
+
+// The generic bodies below are `@inline(__always)` so that the per-message entry points the
+// generator writes (same signatures as the extension above) get fully specialized code:
+// unspecialized generics spend more time in metadata lookups than protobuf-c spends decoding.
+
+@inline(__always)
+func _protoDecode<M: ProtoMessage>(_ bytes: [UInt8]) throws(ProtoDecodingError) -> M {
+    guard let m: M = bytes.withUnsafeBytes({ _protoDecodeOrNil($0) }) else {
+        throw ProtoDecodingError(messageName: M.protoMessageName)
+    }
+    return m
+}
+
+@inline(__always)
+func _protoDecode<M: ProtoMessage>(_ bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) -> M {
+    guard let m: M = _protoDecodeOrNil(bytes) else {
+        throw ProtoDecodingError(messageName: M.protoMessageName)
+    }
+    return m
+}
+
+/// Unpacks with protobuf-c into a stack-first arena (the allocator's free is a no-op and the
+/// arena is dropped at once, so no per-field malloc/free), then reads the C struct into Swift.
+@inline(__always)
+func _protoDecodeOrNil<M: ProtoMessage>(_ bytes: UnsafeRawBufferPointer) -> M? {
+    let descriptor = M._protobufCDescriptor.assumingMemoryBound(to: ProtobufCMessageDescriptor.self)
+    return withUnsafeTemporaryAllocation(byteCount: ProtoArena.stackBytes, alignment: 16) { block in
+        withUnsafeTemporaryAllocation(of: ProtoArena.self, capacity: 1) { slot in
+            let arena = slot.baseAddress!
+            arena.initialize(to: ProtoArena(block))
+            defer { arena.deinitialize(count: 1) }
+            // protobuf-c reads nothing when the length is 0, but wants a pointer.
+            let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+                ?? UnsafeRawPointer(block.baseAddress!).assumingMemoryBound(to: UInt8.self)
+            if M._protobufCMayNestDeeply, !_protoDepthIsBounded(data, bytes.count, descriptor, depth: 0) {
+                return nil
             }
+            var allocator = ProtobufCAllocator(alloc: _protoArenaAlloc, free: _protoArenaFree, allocator_data: arena)
+            guard let message = protobuf_c_message_unpack(descriptor, &allocator, bytes.count, data) else {
+                return nil
+            }
+            return M(_protobufC: UnsafeRawPointer(message))
         }
     }
+}
 
-    /// Builds the C twin in a stack-first arena, runs `body`, then frees everything.
-    func _withProtobufC<R>(_ body: (UnsafePointer<ProtobufCMessage>) -> R) -> R {
-        withUnsafeTemporaryAllocation(byteCount: ProtoArena.stackBytes, alignment: 16) { block in
-            var arena = ProtoArena(block)
-            let message = _protobufC(in: &arena)
-            return body(UnsafePointer(message.assumingMemoryBound(to: ProtobufCMessage.self)))
+private func _protoArenaAlloc(_ data: UnsafeMutableRawPointer?, _ size: Int) -> UnsafeMutableRawPointer? {
+    data!.assumingMemoryBound(to: ProtoArena.self).pointee.allocateRaw(max(size, 1), alignment: 16)
+}
+
+private func _protoArenaFree(_ data: UnsafeMutableRawPointer?, _ pointer: UnsafeMutableRawPointer?) {}
+
+@inline(__always)
+func _protoSerializedSize<M: ProtoMessage>(_ message: M) -> Int {
+    _protoWithC(message) { protobuf_c_message_get_packed_size($0) }
+}
+
+@inline(__always)
+func _protoSerializedBytes<M: ProtoMessage>(_ message: M) -> [UInt8] {
+    _protoWithC(message) { c in
+        let size = protobuf_c_message_get_packed_size(c)
+        guard size > 0 else { return [] }
+        return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            count = protobuf_c_message_pack(c, buffer.baseAddress!)
         }
+    }
+}
+
+@inline(__always)
+func _protoSerialize<M: ProtoMessage>(_ message: M, into buffer: UnsafeMutableRawBufferPointer) -> Int {
+    _protoWithC(message) { c in
+        let size = protobuf_c_message_get_packed_size(c)
+        precondition(buffer.count >= size, "buffer too small for \(M.protoMessageName)")
+        guard size > 0 else { return 0 }
+        return protobuf_c_message_pack(c, buffer.baseAddress!.assumingMemoryBound(to: UInt8.self))
+    }
+}
+
+@inline(__always)
+func _protoSerialize<M: ProtoMessage>(_ message: M, appendingTo bytes: inout [UInt8]) {
+    _protoWithC(message) { c in
+        let size = protobuf_c_message_get_packed_size(c)
+        guard size > 0 else { return }
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: size))
+        bytes.withUnsafeMutableBufferPointer { buffer in
+            _ = protobuf_c_message_pack(c, buffer.baseAddress! + start)
+        }
+    }
+}
+
+/// Builds the C twin in a stack-first arena, runs `body`, then frees everything.
+@inline(__always)
+func _protoWithC<M: ProtoMessage, R>(_ message: M, _ body: (UnsafePointer<ProtobufCMessage>) -> R) -> R {
+    withUnsafeTemporaryAllocation(byteCount: ProtoArena.stackBytes, alignment: 16) { block in
+        var arena = ProtoArena(block)
+        let c = message._protobufC(in: &arena)
+        return body(UnsafePointer(c.assumingMemoryBound(to: ProtobufCMessage.self)))
     }
 }
 
 /// A bump allocator for building C messages before packing: the first block lives on the
 /// stack, later blocks come from malloc and are freed together when the arena ends.
 public struct ProtoArena: ~Copyable {
-    static let stackBytes = 2048
+    static let stackBytes = 8192
     static let blockBytes = 16 * 1024
     private var cursor: UnsafeMutableRawPointer
     private var remaining: Int
@@ -153,7 +198,7 @@ public struct ProtoArena: ~Copyable {
 
     /// Uninitialized room for `count` values of `T`.
     public mutating func allocate<T>(_ type: T.Type, count: Int = 1) -> UnsafeMutablePointer<T> {
-        raw(MemoryLayout<T>.stride * count, alignment: MemoryLayout<T>.alignment)
+        allocateRaw(MemoryLayout<T>.stride * count, alignment: MemoryLayout<T>.alignment)
             .bindMemory(to: T.self, capacity: count)
     }
 
@@ -168,7 +213,7 @@ public struct ProtoArena: ~Copyable {
     public mutating func cString(_ string: String) -> UnsafeMutablePointer<CChar> {
         let utf8 = string.utf8
         let n = utf8.count
-        let p = raw(n + 1, alignment: 1).bindMemory(to: UInt8.self, capacity: n + 1)
+        let p = allocateRaw(n + 1, alignment: 1).bindMemory(to: UInt8.self, capacity: n + 1)
         _ = UnsafeMutableBufferPointer(start: p, count: n).initialize(from: utf8)
         p[n] = 0
         return UnsafeMutableRawPointer(p).assumingMemoryBound(to: CChar.self)
@@ -178,12 +223,12 @@ public struct ProtoArena: ~Copyable {
     public mutating func binary(_ bytes: [UInt8]) -> ProtobufCBinaryData {
         let n = bytes.count
         guard n > 0 else { return ProtobufCBinaryData(len: 0, data: nil) }
-        let p = raw(n, alignment: 1)
+        let p = allocateRaw(n, alignment: 1)
         bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: n) }
         return ProtobufCBinaryData(len: n, data: p.assumingMemoryBound(to: UInt8.self))
     }
 
-    private mutating func raw(_ byteCount: Int, alignment: Int) -> UnsafeMutableRawPointer {
+    mutating func allocateRaw(_ byteCount: Int, alignment: Int) -> UnsafeMutableRawPointer {
         let misalign = Int(bitPattern: cursor) & (alignment - 1)
         let pad = misalign == 0 ? 0 : alignment - misalign
         if pad + byteCount <= remaining {

@@ -13,7 +13,12 @@ do {
     parsed = try ConfigParser.parse(arguments: Array(CommandLine.arguments.dropFirst()),
                                     environment: ProcessInfo.processInfo.environment)
 } catch {
-    FileHandle.standardError.write(Data((error.description + "\n").utf8))
+    let text = switch error.kind {
+    case .usage: error.message + "\n" + ConfigParser.usage
+    case .verify: error.verifyingLine + "\n"
+    case .fatal: error.message + "\n"
+    }
+    FileHandle.standardError.write(Data(text.utf8))
     exit(error.exitCode)
 }
 
@@ -59,10 +64,20 @@ embedLog.info("election = \(config.electionTimeoutMs)ms")
 embedLog.info("snapshot count = \(config.snapshotCount)")
 embedLog.info("advertise client URLs = \(config.advertiseClientURLs.map(\.description).joined(separator: ","))")
 
+// etcd checks the initial cluster only when the member has no WAL yet (a new member).
+if !FileManager.default.fileExists(atPath: config.walDirectory) {
+    do {
+        try config.verifyBootstrap()
+    } catch {
+        mainLog.critical("\(error.message)")
+        exit(1)
+    }
+}
+
 var options = ServerOptions()
 options.name = config.name
 options.dataDir = config.dataDir
-options.clusterToken = config.initialClusterToken
+options.clusterToken = config.effectiveClusterToken
 options.initialCluster = InitialCluster.parse(config.initialCluster)
 options.advertisePeerURLs = config.advertisePeerURLs.map(\.description)
 options.advertiseClientURLs = config.advertiseClientURLs.map(\.description)

@@ -75,14 +75,6 @@ public final class KVStore: @unchecked Sendable {
         }
     }
 
-    /// Replaces the index with what the backend holds (after a failed write transaction).
-    func reloadIndex() {
-        guard let (state, _, _) = try? KVStore.load(backend) else {
-            preconditionFailure("mvcc: cannot reload the index from the backend")
-        }
-        index.write { $0 = state }
-    }
-
     private static func load(_ backend: Backend) throws(MVCCError)
         -> (IndexState, [(key: [UInt8], lease: Int64)], Int64) {
         var st = IndexState()

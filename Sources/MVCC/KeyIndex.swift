@@ -63,14 +63,33 @@ final class KeyIndex {
         return true
     }
 
+    /// Takes back the newest `put` (a rolled-back write transaction).
+    func undoPut() {
+        let g = generations.count - 1
+        generations[g].revs.removeLast()
+        generations[g].ver -= 1
+        if generations[g].revs.isEmpty { generations[g] = Generation() }
+        modified = generations.last(where: { !$0.isEmpty })?.revs.last ?? Revision(main: 0)
+    }
+
+    /// Takes back the newest `tombstone`.
+    func undoTombstone() {
+        generations.removeLast()
+        undoPut()
+    }
+
     /// The key's state as of main revision `atRev`: its mod revision, create revision and version;
-    /// nil when it did not exist then.
+    /// nil when it did not exist then. (Hot in every range: walks the arrays in place.)
     func get(atRev: Int64) -> (modified: Revision, created: Revision, version: Int64)? {
-        guard let gi = findGeneration(atRev) else { return nil }
-        let g = generations[gi]
-        let n = g.walkBack { $0.main > atRev }
-        guard n != -1 else { return nil }
-        return (g.revs[n], g.created, g.ver - Int64(g.revs.count - n - 1))
+        generations.withUnsafeBufferPointer { gens in
+            guard let gi = findGeneration(gens, atRev) else { return nil }
+            return gens[gi].revs.withUnsafeBufferPointer { revs in
+                var n = revs.count - 1
+                while n >= 0 && revs[n].main > atRev { n -= 1 }
+                guard n >= 0 else { return nil }
+                return (revs[n], gens[gi].created, gens[gi].ver - Int64(revs.count - n - 1))
+            }
+        }
     }
 
     /// Revisions since main revision `rev`, one per main revision (the last sub wins), for watch.
@@ -139,14 +158,14 @@ final class KeyIndex {
     }
 
     /// The generation holding main revision `rev`, or nil when the key was absent then.
-    private func findGeneration(_ rev: Int64) -> Int? {
-        let last = generations.count - 1
+    private func findGeneration(_ gens: UnsafeBufferPointer<Generation>, _ rev: Int64) -> Int? {
+        let last = gens.count - 1
         var cg = last
         while cg >= 0 {
-            let g = generations[cg]
-            if g.revs.isEmpty { cg -= 1; continue }
-            if cg != last, let tomb = g.revs.last, tomb.main <= rev { return nil }
-            if g.revs[0].main <= rev { return cg }
+            let revs = gens[cg].revs
+            if revs.isEmpty { cg -= 1; continue }
+            if cg != last && revs[revs.count - 1].main <= rev { return nil }
+            if revs[0].main <= rev { return cg }
             cg -= 1
         }
         return nil

@@ -75,6 +75,34 @@ public final class ReadView {
         try store.rangeKeys(tx, key, end, curRev: rev, options)
     }
 
+    /// Every change with main revision in `[from, to]` (to clamped to `rev`), oldest first, as
+    /// watch catch-up needs them (etcd's unsynced watchers read the key bucket the same way).
+    /// Deletes carry the key and the deleting revision; `prevKV` is not filled in. Stops after
+    /// `limit` events when `limit` > 0, at a main revision boundary so a transaction is never
+    /// split. Throws `.compacted` when `from` is below the compaction revision.
+    public func changes(from: Int64, to: Int64 = .max, limit: Int = 0) throws(MVCCError) -> [Event] {
+        let compacted = store.index.read { $0.compactRev }
+        if from < compacted { throw .compacted }
+        let upper = min(to, rev)
+        guard from <= upper else { return [] }
+        var out: [Event] = []
+        try storage {
+            try tx.forEach(.key, from: Revision(main: max(from, 0)).keyBytes(), to: Revision(main: upper + 1).keyBytes()) { k, v in
+                guard let r = Revision(keyBytes: k) else { throw MVCCError.corrupt("bad revision key") }
+                if limit > 0 && out.count >= limit && r.main != out[out.count - 1].kv.modRevision { return false }
+                var kv = try KeyValueCodec.decode(v)
+                if Revision.isTombstone(k) {
+                    kv.modRevision = r.main
+                    out.append(Event(kind: .delete, kv: kv))
+                } else {
+                    out.append(Event(kind: .put, kv: kv))
+                }
+                return true
+            }
+        }
+        return out
+    }
+
     /// Releases the snapshot.
     public func end() { tx.end() }
 }

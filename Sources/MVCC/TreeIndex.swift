@@ -38,6 +38,16 @@ struct IndexState {
         tree.get(key)?.tombstone(rev) ?? false
     }
 
+    /// Takes back index changes (newest last in `ops`) and resets the writer's revision.
+    mutating func undo(_ ops: [IndexUndo], lastWriteRev: Int64) {
+        for op in ops.reversed() {
+            guard let ki = tree.get(op.key) else { preconditionFailure("rollback: key left the index") }
+            if op.tombstone { ki.undoTombstone() } else { ki.undoPut() }
+            if op.created && ki.isEmpty { tree.remove(op.key) }
+        }
+        self.lastWriteRev = lastWriteRev
+    }
+
     /// Revisions that a compaction at `rev` keeps, without compacting (for hashing).
     func keep(_ rev: Int64) -> Set<Revision> {
         var available = Set<Revision>()
@@ -64,4 +74,13 @@ struct IndexState {
         for k in empties { tree.remove(k) }
         return next
     }
+}
+
+/// One index change of a write transaction, kept so a rollback can take it back.
+struct IndexUndo {
+    var key: [UInt8]
+    /// A delete (else a put).
+    var tombstone: Bool
+    /// The put created the key's entry in the index.
+    var created: Bool
 }

@@ -6,21 +6,29 @@ import Storage
 /// and only then publishes the new revision to readers. A transaction that changes nothing does
 /// not bump the revision.
 ///
+/// Inside a `WriteBatch` the same holds, except that `end()` only folds the transaction into the
+/// batch: readers see it when the batch commits.
+///
 /// Not Sendable: it belongs to the thread that began it.
 public final class WriteTxn {
     let store: KVStore
     let tx: BatchTx
+    /// The batch this transaction belongs to, if any.
+    private let batch: WriteBatch?
     /// The current revision when the transaction began.
     public let beginRev: Int64
     private var changes: [Event] = []
     private var newConsistentIndex: UInt64?
     private var failure: MVCCError?
+    /// Index changes made so far, newest last, so a rollback can take them back exactly.
+    private var undo: [IndexUndo] = []
     private var ended = false
 
-    init(store: KVStore, tx: BatchTx, beginRev: Int64) {
+    init(store: KVStore, tx: BatchTx, beginRev: Int64, batch: WriteBatch? = nil) {
         self.store = store
         self.tx = tx
         self.beginRev = beginRev
+        self.batch = batch
     }
 
     deinit { if !ended { rollback() } }
@@ -45,15 +53,23 @@ public final class WriteTxn {
         try live()
         let main = beginRev + 1
         let idxRev = Revision(main: main, sub: Int64(changes.count))
-        let prior = store.index.read { $0.tree.get(key)?.get(atRev: main) }
-        var prev: KeyValue?
-        if prevKV, let p = prior { prev = try guarded { () throws(MVCCError) in try store.fetch(tx, p.modified) } }
+        // One index lookup: read the key's state, then record the put. From here on any failure
+        // leaves the index ahead of the backend, so it poisons the transaction.
+        let (prior, created) = store.index.write { st in
+            var created = false
+            let ki = st.tree.getOrInsert(key) { created = true; return KeyIndex(key: key) }
+            let p = ki.get(atRev: main)
+            ki.put(idxRev)
+            return (p, created)
+        }
+        undo.append(IndexUndo(key: key, tombstone: false, created: created))
         let kv = KeyValue(key: key, createRevision: prior?.created.main ?? main, modRevision: main,
                           version: (prior?.version ?? 0) + 1, value: value, lease: lease)
+        var prev: KeyValue?
         try guarded { () throws(MVCCError) in
+            if prevKV, let p = prior { prev = try store.fetch(tx, p.modified) }
             try storage { try tx.seqPut(.key, idxRev.keyBytes(), KeyValueCodec.encode(kv)) }
         }
-        store.index.write { $0.put(key, idxRev) }
         changes.append(Event(kind: .put, kv: kv, prevKV: prev))
         return prev
     }
@@ -85,7 +101,7 @@ public final class WriteTxn {
             try guarded { () throws(MVCCError) in
                 try storage { try tx.seqPut(.key, idxRev.keyBytes(tombstone: true), KeyValueCodec.encode(KeyValue(key: k))) }
             }
-            _ = store.index.write { $0.tombstone(k, idxRev) }
+            if store.index.write({ $0.tombstone(k, idxRev) }) { undo.append(IndexUndo(key: k, tombstone: true, created: false)) }
             changes.append(Event(kind: .delete, kv: KeyValue(key: k, modRevision: main), prevKV: prev))
         }
         return (Int64(found.count), prevs)
@@ -95,7 +111,8 @@ public final class WriteTxn {
     public func setConsistentIndex(_ index: UInt64) { newConsistentIndex = index }
 
     /// Commits and returns the changes in order. On failure (e.g. `.storage(.mapFull)`) nothing is
-    /// kept: the backend and the index are as before the transaction.
+    /// kept: the backend and the index are as before the transaction. In a batch, the changes
+    /// become visible when the batch commits.
     @discardableResult
     public func end() throws(MVCCError) -> [Event] {
         precondition(!ended, "WriteTxn used after end() or rollback()")
@@ -106,6 +123,7 @@ public final class WriteTxn {
         ended = true
         if changes.isEmpty && newConsistentIndex == nil {
             tx.abort()
+            batch?.finished(rev: nil, consistentIndex: nil, undo: [])
             return []
         }
         let bump = !changes.isEmpty
@@ -115,23 +133,37 @@ public final class WriteTxn {
             try tx.commit()
         } catch {
             tx.abort()
-            if !changes.isEmpty { store.reloadIndex() }
+            undoIndex()
             throw (error as? StorageError).map { MVCCError.storage($0) } ?? .corrupt("\(error)")
         }
         let ci = newConsistentIndex
+        if let batch {
+            batch.finished(rev: bump ? beginRev + 1 : nil, consistentIndex: ci, undo: undo)
+            return changes
+        }
         store.index.write { st in
-            if bump { st.currentRev += 1 }
+            if bump { st.currentRev = self.beginRev + 1 }
             if let ci { st.consistentIndex = ci }
         }
         return changes
     }
 
-    /// Drops every change made so far (the index is rebuilt from the backend if it was touched).
+    /// Drops every change made so far, in the backend and the index (in a batch: only this
+    /// transaction's).
     public func rollback() {
         guard !ended else { return }
         ended = true
         tx.abort()
-        if !changes.isEmpty { store.reloadIndex() }
+        undoIndex()
+    }
+
+    /// Reverts this transaction's index changes and forgets its revision.
+    private func undoIndex() {
+        let ops = undo
+        undo = []
+        let begin = beginRev
+        store.index.write { $0.undo(ops, lastWriteRev: begin) }
+        batch?.finished(rev: nil, consistentIndex: nil, undo: [])
     }
 
     private func live() throws(MVCCError) {
@@ -139,10 +171,11 @@ public final class WriteTxn {
         if let failure { throw failure }
     }
 
-    /// Runs a backend step; a storage failure poisons the transaction (only rollback is left).
+    /// Runs a step after which a failure would leave the index and the backend apart: any error
+    /// poisons the transaction (only rollback is left; `end()` rolls back and rethrows).
     private func guarded<R>(_ body: () throws(MVCCError) -> R) throws(MVCCError) -> R {
         do { return try body() } catch {
-            if case .storage = error { failure = error }
+            failure = error
             throw error
         }
     }

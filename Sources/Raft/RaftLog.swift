@@ -140,7 +140,7 @@ struct RaftLog {
 
     /// The leader's commit rule: advance to `maxIndex` only if that entry is of the current term.
     mutating func maybeCommit(_ maxIndex: UInt64, _ term: UInt64) -> Bool {
-        if maxIndex > committed && zeroTermOnCompacted(maxIndex) <= term { // PLANTED BUG 1
+        if maxIndex > committed && zeroTermOnCompacted(maxIndex) == term {
             commitTo(maxIndex)
             return true
         }

@@ -15,6 +15,8 @@ public struct SimNetwork {
     /// Largest delay of a message, in simulation steps.
     public var maxDelay: Int = 0
     /// Directed links that are cut: a message from `from` to `to` is lost while `(from, to)` is here.
+    /// Deliver in send order (a healed network behaves like TCP streams).
+    public var fifo = false
     public private(set) var blocked: Set<Link> = []
     public private(set) var queue: [InFlight] = []
 
@@ -76,7 +78,7 @@ public struct SimNetwork {
             }
         }
         queue = rest
-        deliver.shuffle(using: &rng)
+        if !fifo { deliver.shuffle(using: &rng) }
         return (deliver, lost)
     }
 

@@ -82,6 +82,8 @@ extension Simulation {
         network.heal()
         network.dropRate = 0
         network.duplicateRate = 0
+        network.maxDelay = 0
+        network.fifo = true
         for n in sortedIDs.compactMap({ nodes[$0] }) where !n.removed && !n.isUp {
             do { try n.start() } catch { fail("restart of \(n.id) failed: \(error)") }
         }
@@ -112,8 +114,10 @@ extension Simulation {
             let s = n.raft?.status
             return "\(id): up=\(n.isUp) removed=\(n.removed) applied=\(n.applied) term=\(s?.hardState.term ?? 0) state=\(String(describing: s?.softState.raftState)) lead=\(s?.softState.lead ?? 0) conf=\(n.confState.voters)/\(n.confState.learners)"
         }.joined(separator: "; ")
+        let progress = leaderNode?.raft?.status.progress.sorted { $0.key < $1.key }
+            .map { "\($0.key):m\($0.value.match)/n\($0.value.next)/\($0.value.state)" }.joined(separator: " ") ?? ""
         let why = leaderSince == nil ? "no leader" : "not every member applied index \(checker.maxCommitted)"
         return SimFailure(seed: options.seed, step: now,
-                          message: "liveness after healing: \(why) within \(options.healSteps) steps (\(leaderText)); \(detail)")
+                          message: "liveness after healing: \(why) within \(options.healSteps) steps (\(leaderText) progress \(progress)); \(detail)")
     }
 }

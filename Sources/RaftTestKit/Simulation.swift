@@ -60,6 +60,8 @@ public final class Simulation {
     var pendingReads: [[UInt8]: UInt64] = [:]
     var failure: String?
     var logsChanged = true
+    /// Print every delivered message from this step on (debugging aid for raft-sim --trace).
+    public var traceFrom: Int? = nil
     /// The event rate of this run: the option scaled by the seed, for calm and stormy schedules.
     var eventRate: Double { options.eventRate * [0.5, 1, 2][Int((options.seed / 16) % 3)] }
     /// The liveness write proposed after healing, and whether it was applied.
@@ -135,6 +137,9 @@ public final class Simulation {
         }
         if let s = nodes[m.from], s.removed { return } // peers ignore removed members
         stats.delivered += 1
+        if let t = traceFrom, now >= t {
+            print("t=\(now) \(m.from)->\(m.to) \(m.type) term=\(m.term) idx=\(m.index) lt=\(m.logTerm) commit=\(m.commit) n=\(m.entries.count) rej=\(m.reject) hint=\(m.rejectHint)")
+        }
         _ = try? r.step(m)
         if m.type == .snap, let s = nodes[m.from]?.raft {
             stats.snapshotsSent += 1

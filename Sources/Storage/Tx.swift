@@ -91,6 +91,15 @@ public final class BatchTx: BucketReading {
         try lmdbScan(live, backend.dbi(bucket), from, to, body)
     }
 
+    /// Begins a transaction nested in this one (LMDB child transaction): it sees this one's
+    /// changes; its `commit()` folds its own into this one, its `abort()` drops only its own.
+    /// This transaction must not be used until the child ends. Same thread rule as the parent.
+    public func beginNested() throws -> BatchTx {
+        var child: OpaquePointer?
+        try check(mdb_txn_begin(backend.env, live, 0, &child), "mdb_txn_begin(nested)")
+        return BatchTx(backend: backend, txn: child!)
+    }
+
     /// Stores `value` at `key`, replacing any old value.
     public func put(_ bucket: Bucket, _ key: [UInt8], _ value: [UInt8]) throws {
         try key.withUnsafeBytes { k in try value.withUnsafeBytes { v in try put(bucket, key: k, value: v) } }

@@ -27,6 +27,9 @@ public final class WAL {
     private let options: Options
     private var segments: [Segment]
     private var fd: Int32
+    /// The WAL directory, held with an exclusive flock so a second process (or WAL object)
+    /// cannot append to the same log.
+    private var lockFD: Int32
     private var flushed: Int
     private var pending: [UInt8] = []
     private var crc: UInt32
@@ -35,9 +38,10 @@ public final class WAL {
     /// Index of the last entry appended or read.
     public private(set) var lastIndex: UInt64
 
-    private init(dir: String, options: Options, segments: [Segment], fd: Int32, offset: Int, crc: UInt32,
-                 metadata: [UInt8], hardState: WALHardState?, lastIndex: UInt64) {
+    private init(dir: String, options: Options, lockFD: Int32, segments: [Segment], fd: Int32, offset: Int,
+                 crc: UInt32, metadata: [UInt8], hardState: WALHardState?, lastIndex: UInt64) {
         self.dir = dir
+        self.lockFD = lockFD
         self.options = options
         self.segments = segments
         self.fd = fd
@@ -48,7 +52,22 @@ public final class WAL {
         self.lastIndex = lastIndex
     }
 
-    deinit { if fd >= 0 { Glibc.close(fd) } }
+    deinit {
+        if fd >= 0 { Glibc.close(fd) }
+        if lockFD >= 0 { Glibc.close(lockFD) }
+    }
+
+    /// Takes the directory lock; `WALError.locked` when another holder has it.
+    private static func lockDir(_ dir: String) throws -> Int32 {
+        let fd = try walOpen(dir, O_RDONLY | O_DIRECTORY)
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let e = errno
+            Glibc.close(fd)
+            if e == EWOULDBLOCK { throw WALError.locked(dir: dir) }
+            throw WALError.io(operation: "flock", path: dir, errno: e)
+        }
+        return fd
+    }
 
     /// Whether `dir` holds any segment.
     public static func exists(dir: String) -> Bool {
@@ -60,13 +79,20 @@ public final class WAL {
     public static func create(dir: String, metadata: [UInt8], options: Options = Options()) throws -> WAL {
         try makeDirectories(dir)
         if exists(dir: dir) { throw WALError.alreadyExists(dir: dir) }
+        let lockFD = try lockDir(dir)
         var header: [UInt8] = []
         let c = encodeHeader(prevCRC: 0, metadata: metadata, hardState: nil, into: &header)
         let crc = encodeRecord(.snapshot(WALSnapshot(index: 0, term: 0)), crc: c, into: &header)
         let seg = Segment(seq: 0, index: 0, path: dir + "/" + segmentName(seq: 0, index: 0))
-        let fd = try writeSegment(seg.path, header: header, size: options.segmentSize, dir: dir)
-        return WAL(dir: dir, options: options, segments: [seg], fd: fd, offset: header.count, crc: crc,
-                   metadata: metadata, hardState: nil, lastIndex: 0)
+        let fd: Int32
+        do {
+            fd = try writeSegment(seg.path, header: header, size: options.segmentSize, dir: dir)
+        } catch {
+            Glibc.close(lockFD)
+            throw error
+        }
+        return WAL(dir: dir, options: options, lockFD: lockFD, segments: [seg], fd: fd, offset: header.count,
+                   crc: crc, metadata: metadata, hardState: nil, lastIndex: 0)
     }
 
     /// Opens the WAL in `dir` for appending and returns what it holds after `snapshot` (the newest
@@ -74,12 +100,26 @@ public final class WAL {
     /// else throws `WALError.corrupt` naming the file and offset.
     public static func open(dir: String, snapshot: WALSnapshot = WALSnapshot(index: 0, term: 0),
                             options: Options = Options()) throws -> (WAL, WALContents) {
+        let names = try walListDir(dir)
         var all: [Segment] = []
-        for name in try walListDir(dir) {
-            if name.hasSuffix(".wal.tmp") { unlink(dir + "/" + name); continue }
+        for name in names {
             if let (s, i) = parseSegmentName(name) { all.append(Segment(seq: s, index: i, path: dir + "/" + name)) }
         }
         guard !all.isEmpty else { throw WALError.notFound(dir: dir) }
+        let lockFD = try lockDir(dir)
+        do {
+            return try openLocked(dir: dir, snapshot: snapshot, options: options, all: all, lockFD: lockFD)
+        } catch {
+            Glibc.close(lockFD)
+            throw error
+        }
+    }
+
+    private static func openLocked(dir: String, snapshot: WALSnapshot, options: Options, all: [Segment],
+                                   lockFD: Int32) throws -> (WAL, WALContents) {
+        // A segment a crash left half made (never renamed into place) holds nothing acknowledged.
+        for name in try walListDir(dir) where name.hasSuffix(".wal.tmp") { unlink(dir + "/" + name) }
+        var all = all
         all.sort { $0.seq < $1.seq }
         for k in 1..<all.count where all[k].seq != all[k - 1].seq + 1 {
             throw WALError.missingSegment(dir: dir, detail: "sequence jumps from \(all[k - 1].seq) to \(all[k].seq)")
@@ -138,8 +178,8 @@ public final class WAL {
                 throw WALError.io(operation: "fsync", path: tail.path, errno: errno)
             }
         }
-        let wal = WAL(dir: dir, options: options, segments: live, fd: fd, offset: end.offset, crc: crc,
-                      metadata: metadata, hardState: hardState, lastIndex: lastIndex)
+        let wal = WAL(dir: dir, options: options, lockFD: lockFD, segments: live, fd: fd, offset: end.offset,
+                      crc: crc, metadata: metadata, hardState: hardState, lastIndex: lastIndex)
         return (wal, WALContents(metadata: metadata, hardState: hardState, entries: entries))
     }
 
@@ -180,10 +220,16 @@ public final class WAL {
         try walSyncDir(dir)
     }
 
-    /// Syncs and closes the tail; the WAL must not be used afterwards.
+    /// Syncs and closes the tail and releases the directory lock; the WAL must not be used
+    /// afterwards.
     public func close() throws {
         guard fd >= 0 else { return }
-        defer { Glibc.close(fd); fd = -1 }
+        defer {
+            Glibc.close(fd)
+            fd = -1
+            Glibc.close(lockFD)
+            lockFD = -1
+        }
         try sync()
     }
 

@@ -64,6 +64,8 @@ public enum WALError: Error, Equatable, CustomStringConvertible {
     case corrupt(file: String, offset: Int, reason: String)
     /// No WAL in the directory.
     case notFound(dir: String)
+    /// Another WAL object or process holds the directory.
+    case locked(dir: String)
     /// A WAL already exists where `create` was asked to make one.
     case alreadyExists(dir: String)
     /// Segment names are not a gap-free sequence, or none covers the snapshot index.
@@ -79,6 +81,7 @@ public enum WALError: Error, Equatable, CustomStringConvertible {
         switch self {
         case let .corrupt(file, offset, reason): "wal: corrupt record in \(file) at offset \(offset): \(reason)"
         case let .notFound(dir): "wal: no WAL in \(dir)"
+        case let .locked(dir): "wal: \(dir) is in use by another process"
         case let .alreadyExists(dir): "wal: a WAL already exists in \(dir)"
         case let .missingSegment(dir, detail): "wal: bad segment files in \(dir): \(detail)"
         case let .snapshotNotFound(i, t): "wal: snapshot index \(i) term \(t) not found in the WAL"

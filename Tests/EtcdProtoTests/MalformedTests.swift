@@ -52,14 +52,25 @@ final class MalformedTests: XCTestCase {
         XCTAssertEqual(m.key, [0x61])
     }
 
-    /// RequestOp{request_txn: TxnRequest{success: [RequestOp{...}]}} nested `levels` times.
+    /// RequestOp{request_txn: TxnRequest{success: [RequestOp{...}]}} nested `levels` times,
+    /// written outermost first in one pass (sizes are computed from the inside out).
     static func nestedTxn(levels: Int) -> [UInt8] {
-        var inner: [UInt8] = []
-        for _ in 0..<levels {
-            let txn = lengthDelimited(field: 2, inner)      // TxnRequest.success
-            inner = lengthDelimited(field: 4, txn)          // RequestOp.request_txn
+        var opSizes = [0]     // content size of the RequestOp at each level; level 0 is empty
+        var txnSizes = [0]
+        for k in 1...max(levels, 1) {
+            let txn = 1 + varint(UInt64(opSizes[k - 1])).count + opSizes[k - 1]
+            txnSizes.append(txn)
+            opSizes.append(1 + varint(UInt64(txn)).count + txn)
         }
-        return inner
+        var out: [UInt8] = []
+        out.reserveCapacity(opSizes[levels])
+        for k in stride(from: levels, to: 0, by: -1) {
+            out.append(0x22)                                  // RequestOp.request_txn
+            out += varint(UInt64(txnSizes[k]))
+            out.append(0x12)                                  // TxnRequest.success
+            out += varint(UInt64(opSizes[k - 1]))
+        }
+        return out
     }
 
     static func lengthDelimited(field: UInt64, _ body: [UInt8]) -> [UInt8] {

@@ -160,8 +160,7 @@ final class CallTests: XCTestCase {
         var request = ByteBuffer()
         request.writeInteger(UInt32(4_000_000))
         let (large, _) = try await client.unary("/test.Echo/Size", request, timeout: .seconds(30))
-        XCTAssertEqual(large.readableBytes, 4_000_000)
-        XCTAssertTrue(large.readableBytesView.allSatisfy { $0 == 0x5A })
+        XCTAssertEqual(large, ByteBuffer(repeating: 0x5A, count: 4_000_000))
         await client.close()
         await server.stop()
     }

@@ -33,11 +33,11 @@ final class FramingTests: XCTestCase {
 
     func testCompressedFlagAndOversizeAreRejected() {
         var d = MessageDeframer(maxMessageSize: 10)
-        XCTAssertThrowsError(try [1, 0, 0, 0, 1, 9].withUnsafeBytes { raw in
+        XCTAssertThrowsError(try ([1, 0, 0, 0, 1, 9] as [UInt8]).withUnsafeBytes { raw in
             try d.consume(raw, allocator: ByteBufferAllocator()) { _ in }
         }) { XCTAssertEqual($0 as? MessageDeframer.Failure, .compressed) }
         var e = MessageDeframer(maxMessageSize: 10)
-        XCTAssertThrowsError(try [0, 0, 0, 0, 11].withUnsafeBytes { raw in
+        XCTAssertThrowsError(try ([0, 0, 0, 0, 11] as [UInt8]).withUnsafeBytes { raw in
             try e.consume(raw, allocator: ByteBufferAllocator()) { _ in }
         }) { XCTAssertEqual($0 as? MessageDeframer.Failure, .tooLarge(length: 11, limit: 10)) }
     }

@@ -26,7 +26,6 @@ final class RawConnection: Sendable {
     static func connect(port: Int) async throws -> RawConnection {
         let box = RawBox()
         let channel = try await ClientBootstrap(group: testGroup)
-            .channelOption(.allowRemoteHalfClosure, value: true)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(Collector { box.append($0) })
@@ -44,21 +43,14 @@ final class RawConnection: Sendable {
 
     /// Waits until the server closes the connection; false after `seconds`.
     func waitClosed(seconds: Int64 = 10) async -> Bool {
-        let timeout = channel.eventLoop.scheduleTask(in: .seconds(seconds)) {}
-        let closeFuture = channel.closeFuture
-        return await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                try? await closeFuture.get()
-                return true
-            }
-            group.addTask {
-                try? await timeout.futureResult.get()
-                return false
-            }
-            let first = await group.next()!
+        let loop = channel.eventLoop
+        let promise = loop.makePromise(of: Bool.self)
+        let timeout = loop.scheduleTask(in: .seconds(seconds)) { promise.succeed(false) }
+        channel.closeFuture.whenComplete { _ in
             timeout.cancel()
-            return first
+            promise.succeed(true)
         }
+        return (try? await promise.futureResult.get()) ?? false
     }
 
     /// Polls until `condition` holds on the frames received so far; false after `seconds`.

@@ -7,7 +7,7 @@ final class ConcurrencyTests: XCTestCase {
     /// n + 1 keys under k/ for the counter it sees, whatever the writer and compaction are doing.
     func testReadersSeeConsistentSnapshotsDuringWrites() throws {
         let f = try StoreFixture(options: .init(compactionBatchLimit: 7))
-        let s = f.store!
+        var s: KVStore { f.store }
         try s.write { (txn) throws(MVCCError) in
             try txn.put(b("k/0000"), b("0"))
             try txn.put(b("counter"), b("0"))
@@ -47,7 +47,7 @@ final class ConcurrencyTests: XCTestCase {
     /// Views opened and used from tasks that may hop threads (MDB_NOTLS), while a thread writes.
     func testReadsFromManyTasksWhileWriting() async throws {
         let f = try StoreFixture()
-        let s = f.store!
+        let s: KVStore = f.store  // KVStore is Sendable; this test never reopens
         try s.put("a", "0")
         let writer = TestThread {
             for i in 1...300 { _ = try! s.put("a", "\(i)") }
@@ -76,7 +76,7 @@ final class ConcurrencyTests: XCTestCase {
     /// complete (no timing assertion).
     func testHundredThousandKeys() throws {
         let f = try StoreFixture()
-        let s = f.store!
+        var s: KVStore { f.store }
         let value = [UInt8](repeating: 0x61, count: 64)
         func key(_ i: Int) -> [UInt8] { Array("key-\(i * 7919 % 100_000)".utf8) }
         for batch in 0..<90 {
@@ -103,6 +103,20 @@ final class ConcurrencyTests: XCTestCase {
         try f.reopen()
         XCTAssertEqual(try f.store.get("\0", "\0", .init(countOnly: true)).count, 100_000)
         XCTAssertEqual(f.store.currentRevision, 1 + 90 + 10_000 + 1)
+    }
+
+    /// Writers on two threads (outside the one-writer model, but it must stay correct): every
+    /// transaction gets its own revision.
+    func testWritersOnTwoThreadsNeverShareARevision() throws {
+        let f = try StoreFixture()
+        var s: KVStore { f.store }
+        let threads = (0..<2).map { t in
+            TestThread { for i in 0..<200 { _ = try! s.put("t\(t)-\(i)", "v") } }
+        }
+        threads.forEach { $0.join() }
+        XCTAssertEqual(s.currentRevision, 401)
+        let mods = Set(try s.get("\0", "\0").kvs.map(\.modRevision))
+        XCTAssertEqual(mods.count, 400)
     }
 
     /// A compaction interrupted after it was scheduled is finished at the next open.

@@ -17,8 +17,11 @@ final class StoreFixture {
 
     /// Drops the store and backend and opens them again from disk.
     func reopen(options: KVStore.Options = .init()) throws {
+        weak let old = backend
         store = nil
         backend = nil
+        // Opening one LMDB file twice in a process is not allowed: the test must not hold on.
+        precondition(old == nil, "a test still holds the previous store")
         backend = try Backend(path: dir + "/db", options: .init(quotaBytes: 256 << 20))
         store = try KVStore(backend: backend, options: options)
     }

@@ -14,7 +14,8 @@ final class KVStoreTests: XCTestCase {
 
     /// put, put again, delete, re-put: etcd's create/mod/version arithmetic.
     func testRevisionArithmetic() throws {
-        let s = try StoreFixture().store!
+        let f = try StoreFixture()
+        var s: KVStore { f.store }
         XCTAssertEqual(try s.put("foo", "v1"), 2)
         var kv = try s.get("foo").kvs[0]
         XCTAssertEqual([kv.createRevision, kv.modRevision, kv.version], [2, 2, 1])
@@ -36,7 +37,8 @@ final class KVStoreTests: XCTestCase {
     }
 
     func testRangeOptions() throws {
-        let s = try StoreFixture().store!
+        let f = try StoreFixture()
+        var s: KVStore { f.store }
         for k in ["a", "b", "c", "c/1", "c/2", "d"] { try s.put(k, "v-" + k) }
         XCTAssertEqual(s.keys(try s.get("a", "c")), ["a", "b"])
         XCTAssertEqual(s.keys(try s.get("c", "\0")), ["c", "c/1", "c/2", "d"], "range_end \\0: from key")
@@ -60,7 +62,8 @@ final class KVStoreTests: XCTestCase {
     }
 
     func testTxnSharesOneRevisionWithSubRevisions() throws {
-        let s = try StoreFixture().store!
+        let f = try StoreFixture()
+        var s: KVStore { f.store }
         try s.put("x", "0")
         let txn = try s.write()
         XCTAssertEqual(txn.rev, 2)
@@ -91,7 +94,8 @@ final class KVStoreTests: XCTestCase {
     }
 
     func testDeletingNothingDoesNotBumpTheRevision() throws {
-        let s = try StoreFixture().store!
+        let f = try StoreFixture()
+        var s: KVStore { f.store }
         try s.put("a", "1")
         XCTAssertEqual(try s.delete("nope"), 0)
         XCTAssertEqual(try s.delete("b", "z"), 0)
@@ -108,7 +112,8 @@ final class KVStoreTests: XCTestCase {
     }
 
     func testPutReturnsPreviousForIgnoreValueAndLease() throws {
-        let s = try StoreFixture().store!
+        let f = try StoreFixture()
+        var s: KVStore { f.store }
         try s.put("k", "v", lease: 9)
         let txn = try s.write()
         XCTAssertNil(try txn.put(b("new"), b("x"), prevKV: true))
@@ -122,7 +127,7 @@ final class KVStoreTests: XCTestCase {
 
     func testCompaction() throws {
         let f = try StoreFixture(options: .init(compactionBatchLimit: 3))
-        let s = f.store!
+        var s: KVStore { f.store }
         try s.put("a", "1")      // 2
         try s.put("a", "2")      // 3
         try s.put("b", "1")      // 4
@@ -162,7 +167,8 @@ final class KVStoreTests: XCTestCase {
     }
 
     func testCompactionAtCurrentRevisionKeepsLatestAndDropsDeleted() throws {
-        let s = try StoreFixture().store!
+        let f = try StoreFixture()
+        var s: KVStore { f.store }
         try s.put("k", "1")
         try s.delete("k")
         try s.compact(s.currentRevision)
@@ -177,13 +183,15 @@ final class KVStoreTests: XCTestCase {
         try f.store.put("b", "1")
         try f.store.put("a", "2", lease: 5)
         try f.store.delete("b")
-        let txn = try f.store.write()
-        try txn.put(b("c"), b("3"))
-        txn.setConsistentIndex(42)
-        try txn.end()
+        do {
+            let txn = try f.store.write()
+            try txn.put(b("c"), b("3"))
+            txn.setConsistentIndex(42)
+            try txn.end()
+        }
         let before = try f.store.hashByRev(0)
         try f.reopen()
-        let s = f.store!
+        var s: KVStore { f.store }
         XCTAssertEqual(s.currentRevision, 6)
         XCTAssertEqual(s.consistentIndex, 42)
         let a = try s.get("a").kvs[0]
@@ -194,9 +202,11 @@ final class KVStoreTests: XCTestCase {
         XCTAssertEqual(s.restoredLeases.map(\.lease), [5])
         XCTAssertEqual(try s.hashByRev(0), before)
         // A transaction that only moves the consistent index persists it without a new revision.
-        let t2 = try s.write()
-        t2.setConsistentIndex(43)
-        XCTAssertEqual(try t2.end(), [])
+        do {
+            let t2 = try s.write()
+            t2.setConsistentIndex(43)
+            XCTAssertEqual(try t2.end(), [])
+        }
         try f.reopen()
         XCTAssertEqual(f.store.consistentIndex, 43)
         XCTAssertEqual(f.store.currentRevision, 6)
@@ -207,7 +217,8 @@ final class KVStoreTests: XCTestCase {
     }
 
     func testHashByRev() throws {
-        let s = try StoreFixture().store!
+        let f = try StoreFixture()
+        var s: KVStore { f.store }
         try s.put("a", "1")
         let h2 = try s.hashByRev(2)
         try s.put("a", "2")
@@ -221,7 +232,8 @@ final class KVStoreTests: XCTestCase {
     }
 
     func testWriteClosureRollsBackOnError() throws {
-        let s = try StoreFixture().store!
+        let f = try StoreFixture()
+        var s: KVStore { f.store }
         try s.put("a", "1")
         XCTAssertThrowsError(try s.write { (txn) throws(MVCCError) in
             try txn.put(b("a"), b("2"))
@@ -234,6 +246,47 @@ final class KVStoreTests: XCTestCase {
         let (_, events) = try s.write { (txn) throws(MVCCError) in try txn.put(b("a"), b("3")) }
         XCTAssertEqual(events.count, 1)
         XCTAssertEqual(try s.get("a").kvs[0].version, 2)
+    }
+
+    /// Rollback takes back exactly what the transaction did to the index: the result equals the
+    /// index rebuilt from disk.
+    func testRollbackRestoresTheIndexExactly() throws {
+        let f = try StoreFixture()
+        var s: KVStore { f.store }
+        try s.put("a", "1")
+        try s.put("b", "1")
+        try s.delete("b")
+        try s.put("c", "1")
+        let before = dumpIndex(s)
+        do {
+            let txn = try s.write()
+            try txn.put(b("a"), b("2"))          // existing key
+            try txn.put(b("a"), b("3"))          // twice in one txn
+            try txn.put(b("b"), b("2"))          // re-create a deleted key
+            try txn.put(b("new"), b("1"))        // brand-new key
+            try txn.deleteRange(b("c"))          // delete
+            try txn.put(b("c"), b("2"))          // and re-put in the same txn
+            try txn.deleteRange(b("new"))        // delete a key created in this txn
+            txn.rollback()
+        }
+        XCTAssertEqual(dumpIndex(s), before)
+        XCTAssertEqual(s.currentRevision, 5)
+        XCTAssertEqual(try s.put("d", "1"), 6, "the rolled-back revision is reused")
+        let live = dumpIndex(s)
+        try f.reopen()
+        XCTAssertEqual(dumpIndex(f.store), live)
+    }
+
+    private func dumpIndex(_ s: KVStore) -> [String] {
+        s.index.read { st in
+            var out: [String] = []
+            st.tree.ascend(from: []) { ki in
+                out.append("\(String(decoding: ki.key, as: UTF8.self)) mod \(ki.modified) "
+                    + ki.generations.map { "[c\($0.created) v\($0.ver) \($0.revs)]" }.joined())
+                return true
+            }
+            return out
+        }
     }
 
     func testMapFullRollsBackTheWholeTransaction() throws {
@@ -249,6 +302,32 @@ final class KVStoreTests: XCTestCase {
         XCTAssertEqual(s.currentRevision, 2)
         XCTAssertEqual(s.keys(try s.get("\0", "\0")), ["keep"])
         XCTAssertEqual(try s.put("after", "1"), 3)
+    }
+
+    func testChangesForWatchCatchUp() throws {
+        let f = try StoreFixture()
+        var s: KVStore { f.store }
+        try s.put("a", "1")                         // 2
+        try s.write { (txn) throws(MVCCError) in    // 3
+            try txn.put(b("b"), b("1"))
+            try txn.put(b("c"), b("1"))
+        }
+        try s.delete("a")                           // 4
+        try s.put("a", "2")                         // 5
+        let v = try s.read()
+        let all = try v.changes(from: 2)
+        XCTAssertEqual(all.map(\.kind), [.put, .put, .put, .delete, .put])
+        XCTAssertEqual(all.map(\.kv.modRevision), [2, 3, 3, 4, 5])
+        XCTAssertEqual(all[3].kv.key, b("a"))
+        XCTAssertEqual(all[4].kv.version, 1)
+        XCTAssertEqual(try v.changes(from: 3, to: 4).map(\.kv.modRevision), [3, 3, 4])
+        // A limit never splits a transaction.
+        XCTAssertEqual(try v.changes(from: 3, limit: 1).map(\.kv.modRevision), [3, 3])
+        XCTAssertEqual(try v.changes(from: 6), [])
+        v.end()
+        try s.compact(4)
+        XCTAssertThrowsError(try s.read().changes(from: 3)) { XCTAssertEqual($0 as? MVCCError, .compacted) }
+        XCTAssertEqual(try s.read().changes(from: 4).map(\.kv.modRevision), [5])
     }
 
     private func allRevisions(_ s: KVStore) throws -> [Int64] {

@@ -67,6 +67,10 @@ final class WALTests: XCTestCase {
         (w2, got) = try WAL.open(dir: walDir, snapshot: WALSnapshot(index: 350, term: 1), options: opts)
         XCTAssertEqual(got.entries.map(\.index), Array(351...400))
         XCTAssertEqual(got.metadata, [1, 2, 3])
+        XCTAssertThrowsError(try WAL.open(dir: walDir, snapshot: WALSnapshot(index: 350, term: 1), options: opts)) {
+            XCTAssertEqual($0 as? WALError, .locked(dir: walDir), "one owner at a time")
+        }
+        try w2.close()
         XCTAssertThrowsError(try WAL.open(dir: walDir, snapshot: WALSnapshot(index: 350, term: 9), options: opts)) {
             XCTAssertEqual($0 as? WALError, .snapshotNotFound(index: 350, term: 9))
         }

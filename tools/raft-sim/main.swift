@@ -1,12 +1,12 @@
 // raft-sim: runs the deterministic raft simulation over many seeds and prints the seed that
 // reproduces the first failure.
 //
-//   raft-sim [--seeds N] [--first-seed S] [--nodes 3|5] [--steps K] [--seed S] [--verbose]
+//   raft-sim [--seeds N] [--first-seed S] [--nodes 3|5] [--steps K] [--seed S] [--trace FROM_STEP] [--verbose]
 import Raft
 import RaftTestKit
 
 func usage() -> Never {
-    print("usage: raft-sim [--seeds N] [--first-seed S] [--seed S] [--nodes 3|5] [--steps K] [--keep-going] [--no-membership] [--no-crashes] [--no-compaction] [--verbose]")
+    print("usage: raft-sim [--seeds N] [--first-seed S] [--seed S] [--nodes 3|5] [--steps K] [--keep-going] [--no-membership] [--no-crashes] [--no-compaction] [--trace FROM_STEP] [--verbose]")
     exit(2)
 }
 
@@ -23,6 +23,7 @@ var steps = 200
 var verbose = false
 var keepGoing = false
 var membership = true
+var traceFrom: Int? = nil
 var crashes = true
 var compaction = true
 var args = Array(CommandLine.arguments.dropFirst())
@@ -43,6 +44,7 @@ while !args.isEmpty {
     case "--verbose", "-v": verbose = true
     case "--keep-going": keepGoing = true
     case "--no-membership": membership = false
+    case "--trace": traceFrom = Int(value()) ?? { usage() }()
     case "--no-crashes": crashes = false
     case "--no-compaction": compaction = false
     default: usage()
@@ -59,6 +61,7 @@ for seed in firstSeed..<(firstSeed + UInt64(seeds)) {
     opts.compaction = compaction
     do {
         let sim = try Simulation(options: opts)
+        sim.traceFrom = traceFrom
         let result = sim.run()
         let s = sim.stats
         total.committedEntries += s.committedEntries

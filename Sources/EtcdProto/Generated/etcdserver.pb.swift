@@ -67,6 +67,15 @@ extension Etcdserverpb_Request {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__Request.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -125,6 +134,15 @@ extension Etcdserverpb_Metadata {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__Metadata.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }

@@ -248,6 +248,15 @@ extension Etcdserverpb_HashKVResponse {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__HashKVResponse.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -278,6 +287,15 @@ extension Etcdserverpb_HashResponse {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__HashResponse.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -306,6 +324,15 @@ extension Etcdserverpb_SnapshotRequest {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__SnapshotRequest.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -329,6 +356,15 @@ extension Etcdserverpb_SnapshotResponse {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__SnapshotResponse.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -359,6 +395,15 @@ extension Etcdserverpb_WatchRequest {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__WatchRequest.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -401,6 +446,15 @@ extension Etcdserverpb_WatchCreateRequest {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__WatchCreateRequest.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -446,6 +500,15 @@ extension Etcdserverpb_WatchCancelRequest {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__WatchCancelRequest.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -472,6 +535,15 @@ extension Etcdserverpb_WatchProgressRequest {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__WatchProgressRequest.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -495,6 +567,15 @@ extension Etcdserverpb_WatchResponse {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__WatchResponse.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -540,6 +621,15 @@ extension Etcdserverpb_LeaseGrantRequest {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseGrantRequest.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -568,6 +658,15 @@ extension Etcdserverpb_LeaseGrantResponse {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseGrantResponse.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -600,6 +699,15 @@ extension Etcdserverpb_LeaseRevokeRequest {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseRevokeRequest.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -626,6 +734,15 @@ extension Etcdserverpb_LeaseRevokeResponse {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseRevokeResponse.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -652,6 +769,15 @@ extension Etcdserverpb_LeaseCheckpoint {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseCheckpoint.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -680,6 +806,15 @@ extension Etcdserverpb_LeaseCheckpointRequest {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseCheckpointRequest.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -711,6 +846,15 @@ extension Etcdserverpb_LeaseCheckpointResponse {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseCheckpointResponse.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }

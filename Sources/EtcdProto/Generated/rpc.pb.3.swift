@@ -207,6 +207,15 @@ extension Etcdserverpb_LeaseKeepAliveRequest {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseKeepAliveRequest.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -233,6 +242,15 @@ extension Etcdserverpb_LeaseKeepAliveResponse {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseKeepAliveResponse.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -263,6 +281,15 @@ extension Etcdserverpb_LeaseTimeToLiveRequest {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseTimeToLiveRequest.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -291,6 +318,15 @@ extension Etcdserverpb_LeaseTimeToLiveResponse {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseTimeToLiveResponse.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -330,6 +366,15 @@ extension Etcdserverpb_LeaseLeasesRequest {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseLeasesRequest.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -353,6 +398,15 @@ extension Etcdserverpb_LeaseStatus {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseStatus.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -379,6 +433,15 @@ extension Etcdserverpb_LeaseLeasesResponse {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseLeasesResponse.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -412,6 +475,15 @@ extension Etcdserverpb_Member {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__Member.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -456,6 +528,15 @@ extension Etcdserverpb_MemberAddRequest {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberAddRequest.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -489,6 +570,15 @@ extension Etcdserverpb_MemberAddResponse {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberAddResponse.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -524,6 +614,15 @@ extension Etcdserverpb_MemberRemoveRequest {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberRemoveRequest.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -550,6 +649,15 @@ extension Etcdserverpb_MemberRemoveResponse {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberRemoveResponse.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -583,6 +691,15 @@ extension Etcdserverpb_MemberUpdateRequest {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberUpdateRequest.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -616,6 +733,15 @@ extension Etcdserverpb_MemberUpdateResponse {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberUpdateResponse.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -649,6 +775,15 @@ extension Etcdserverpb_MemberListRequest {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberListRequest.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -672,6 +807,15 @@ extension Etcdserverpb_MemberListResponse {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberListResponse.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }

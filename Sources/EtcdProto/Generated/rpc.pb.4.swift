@@ -211,6 +211,15 @@ extension Etcdserverpb_MemberPromoteRequest {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberPromoteRequest.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -237,6 +246,15 @@ extension Etcdserverpb_MemberPromoteResponse {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberPromoteResponse.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -270,6 +288,15 @@ extension Etcdserverpb_DefragmentRequest {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__DefragmentRequest.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -293,6 +320,15 @@ extension Etcdserverpb_DefragmentResponse {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__DefragmentResponse.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -319,6 +355,15 @@ extension Etcdserverpb_MoveLeaderRequest {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MoveLeaderRequest.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -345,6 +390,15 @@ extension Etcdserverpb_MoveLeaderResponse {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MoveLeaderResponse.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -371,6 +425,15 @@ extension Etcdserverpb_AlarmRequest {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AlarmRequest.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -401,6 +464,15 @@ extension Etcdserverpb_AlarmMember {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AlarmMember.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -429,6 +501,15 @@ extension Etcdserverpb_AlarmResponse {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AlarmResponse.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -462,6 +543,15 @@ extension Etcdserverpb_StatusRequest {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__StatusRequest.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -485,6 +575,15 @@ extension Etcdserverpb_StatusResponse {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__StatusResponse.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -534,6 +633,15 @@ extension Etcdserverpb_AuthEnableRequest {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthEnableRequest.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -557,6 +665,15 @@ extension Etcdserverpb_AuthDisableRequest {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthDisableRequest.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -580,6 +697,15 @@ extension Etcdserverpb_AuthenticateRequest {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthenticateRequest.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -608,6 +734,15 @@ extension Etcdserverpb_AuthUserAddRequest {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthUserAddRequest.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -638,6 +773,15 @@ extension Etcdserverpb_AuthUserGetRequest {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthUserGetRequest.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }

@@ -119,6 +119,15 @@ extension V3electionpb_CampaignRequest {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: V3electionpb__CampaignRequest.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -149,6 +158,15 @@ extension V3electionpb_CampaignResponse {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: V3electionpb__CampaignResponse.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -177,6 +195,15 @@ extension V3electionpb_LeaderKey {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: V3electionpb__LeaderKey.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -209,6 +236,15 @@ extension V3electionpb_LeaderRequest {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: V3electionpb__LeaderRequest.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -235,6 +271,15 @@ extension V3electionpb_LeaderResponse {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: V3electionpb__LeaderResponse.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -263,6 +308,15 @@ extension V3electionpb_ResignRequest {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: V3electionpb__ResignRequest.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -289,6 +343,15 @@ extension V3electionpb_ResignResponse {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: V3electionpb__ResignResponse.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -315,6 +378,15 @@ extension V3electionpb_ProclaimRequest {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: V3electionpb__ProclaimRequest.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -343,6 +415,15 @@ extension V3electionpb_ProclaimResponse {
     public init(_protobufC message: UnsafeRawPointer) {
         self.init(_c: message.assumingMemoryBound(to: V3electionpb__ProclaimResponse.self))
     }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
