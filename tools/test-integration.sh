@@ -10,7 +10,7 @@ swift_bin=$(readlink -f "$1")
 work=$(mktemp -d /tmp/etcd-swift-it.XXXXXX)
 pids=()
 passed=0; failed=0
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$work"; }
+cleanup() { for p in "${pids[@]}"; do { kill -9 "$p"; wait "$p"; } 2>/dev/null; done; rm -rf "$work"; }
 trap cleanup EXIT
 
 # Free loopback ports, chosen by the kernel.
@@ -115,11 +115,57 @@ done < "$work/steps"
 /usr/bin/python3 "$here/etcd3_smoke.py" "$swift_ep" > "$work/py.out" 2>&1
 check "python etcd3 smoke test" $? "$(tail -n 15 "$work/py.out")"
 
+# Bad input: each gets an error status or a closed connection, and the server keeps serving.
+python3 - "$swift_ep" > "$work/garbage.out" 2>&1 <<'PY'
+import socket, sys
+host, port = sys.argv[1].rsplit(":", 1)
+cases = {
+    "garbage": bytes(range(256)) * 4,
+    "bad preface": b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n" + b"\x00" * 32,
+    "truncated frame": b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x12\x04\x00\x00\x00\x00",
+    "bad frame": b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\xff\xff\xff\xff\xff\xff\xff\xff\xff" * 4,
+}
+for name, payload in cases.items():
+    s = socket.create_connection((host, int(port)), timeout=5)
+    s.sendall(payload)
+    try:
+        s.shutdown(socket.SHUT_WR)
+        while s.recv(65536):
+            pass
+    except OSError:
+        pass
+    s.close()
+    print("sent", name)
+PY
+etcdctl --endpoints "$swift_ep" put after-garbage ok > /dev/null 2>&1
+check "garbage, bad preface, truncated and bad frames: server still serves" $? "$(cat "$work/garbage.out")"
+grpc_call() { # PATH BODY-FILE -> grpc-status of the reply
+  nghttp -v -H ':method: POST' -H 'content-type: application/grpc' -H 'te: trailers' -d "$2" \
+    "http://$swift_ep$1" 2>&1 | grep -o 'grpc-status: [0-9]*' | head -n 1
+}
+printf '\x00\x00\x00\x00\x05\x0a\xff\xff\xff\xff' > "$work/malformed"
+status=$(grpc_call /etcdserverpb.KV/Put "$work/malformed")
+[ "$status" = "grpc-status: 13" ]
+check "malformed protobuf -> INTERNAL (got '$status')" $?
+python3 -c 'import sys; n=3*1024*1024; sys.stdout.buffer.write(b"\x00" + n.to_bytes(4,"big") + b"\x0a" + b"\x80\x80\xc0\x01" + b"k"*(n-5))' > "$work/huge"
+status=$(grpc_call /etcdserverpb.KV/Put "$work/huge")
+[ "$status" = "grpc-status: 8" ]
+check "3 MiB request -> RESOURCE_EXHAUSTED (got '$status')" $?
+head -c 1600000 /dev/zero | tr '\0' v > "$work/large"
+reply=$(etcdctl --endpoints "$swift_ep" put large < "$work/large" 2>&1 | tail -n 1)
+[ "$reply" = "Error: etcdserver: request is too large" ]
+check "1.6 MB put -> etcdserver: request is too large (got '$reply')" $?
+status=$(grpc_call /etcdserverpb.Nothing/Here "$work/malformed")
+[ "$status" = "grpc-status: 12" ]
+check "unknown service -> UNIMPLEMENTED (got '$status')" $?
+etcdctl --endpoints "$swift_ep" get after-garbage > /dev/null 2>&1
+check "server still serves after bad requests" $?
+
 # Durability: acknowledged writes survive kill -9.
 ok=0
 for i in $(seq 1 50); do etcdctl --endpoints "$swift_ep" put "durable$i" "v$i" >/dev/null || ok=1; done
 rev_before=$(etcdctl --endpoints "$swift_ep" get durable50 -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])')
-kill -9 "$swift_pid"; wait "$swift_pid" 2>/dev/null
+{ kill -9 "$swift_pid"; wait "$swift_pid"; } 2>/dev/null
 mv "$work/swift.log" "$work/swift-before-kill.log"
 start swift "$swift_bin" $(cat "$work/swift.ports")
 count=$(etcdctl --endpoints "$swift_ep" get durable --prefix -w json 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d.get("kvs",[])), d["header"]["revision"])')

@@ -36,6 +36,21 @@ public protocol ProtoMessage: Sendable, Equatable {
     /// The protobuf full name, e.g. `etcdserverpb.RangeRequest`.
     static var protoMessageName: String { get }
 
+    /// Decodes the standard protobuf binary encoding; malformed input throws, never traps.
+    init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError)
+    /// Decodes the standard protobuf binary encoding from memory the caller owns.
+    init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError)
+    /// The size of the standard protobuf binary encoding.
+    func serializedSize() -> Int
+    /// The standard protobuf binary encoding (the bytes Go's and Python's encoders produce).
+    func serializedBytes() -> [UInt8]
+    /// Writes the encoding at the start of `buffer`, which must hold `serializedSize()`
+    /// bytes, and returns the number of bytes written (exactly `serializedSize()`).
+    @discardableResult
+    func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int
+    /// Appends the encoding to `bytes`.
+    func serialize(appendingTo bytes: inout [UInt8])
+
     /// The `ProtobufCMessageDescriptor` of the C twin.
     static var _protobufCDescriptor: UnsafeRawPointer { get }
     /// True when the message can contain itself, so decoding must check nesting depth first.
@@ -46,35 +61,10 @@ public protocol ProtoMessage: Sendable, Equatable {
     func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer
 }
 
-extension ProtoMessage {
-    /// Decodes the standard protobuf binary encoding.
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-
-    /// Decodes the standard protobuf binary encoding.
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-
-    /// The size of the standard protobuf binary encoding.
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-
-    /// The standard protobuf binary encoding (the bytes Go's and Python's encoders produce).
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-
-    /// Writes the encoding at the start of `buffer`, which must hold `serializedSize()`
-    /// bytes, and returns the number of bytes written (exactly `serializedSize()`).
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-
-    /// Appends the encoding to `bytes` (one C build, no intermediate array).
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-}
-
-// The generic bodies below are `@inline(__always)` so that the per-message entry points the
-// generator writes (same signatures as the extension above) get fully specialized code:
-// unspecialized generics spend more time in metadata lookups than protobuf-c spends decoding.
+// The generic bodies below are `@inline(__always)` so that the per-message implementations
+// of the requirements (written by the generator) get fully specialized code, also when called
+// through the protocol: unspecialized generics spend more time in metadata lookups than
+// protobuf-c spends decoding.
 
 @inline(__always)
 func _protoDecode<M: ProtoMessage>(_ bytes: [UInt8]) throws(ProtoDecodingError) -> M {

@@ -63,6 +63,20 @@ public final class GRPCServer: Sendable {
         return channel.eventLoop.submit { try add() }
     }
 
+    /// Creates a server and binds it on `host:port` (port 0 picks a free one); see ``listeningAddress``.
+    public static func bind(
+        host: String, port: Int, router: GRPCRouter, group: any EventLoopGroup,
+        configuration: GRPCServerConfiguration = GRPCServerConfiguration(),
+        http1Fallback: (@Sendable (Channel) -> EventLoopFuture<Void>)? = nil
+    ) async throws -> GRPCServer {
+        let server = GRPCServer(router: router, configuration: configuration, http1Fallback: http1Fallback)
+        try await server.bind(host: host, port: port, group: group)
+        return server
+    }
+
+    /// The address the listener is bound to, once ``bind(host:port:group:)`` has returned.
+    public var listeningAddress: SocketAddress? { state.withLock { $0.listener?.localAddress } }
+
     /// Binds a listener on `host:port` (port 0 picks a free one) and serves until shut down.
     /// Returns the listening channel; its `localAddress` tells the port.
     @discardableResult

@@ -36,7 +36,7 @@ final class NGHTTP2Session {
         var initialWindowSize: UInt32 = 8 << 20
         var connectionWindowSize: Int32 = 64 << 20
         var maxFrameSize: UInt32 = 16384
-        var maxHeaderListSize: UInt32 = 16 << 10
+        var maxHeaderListSize: UInt32 = 1 << 20
     }
 
     init(server: Bool, delegate: any NGHTTP2SessionDelegate, settings: Settings) {

@@ -72,6 +72,8 @@ final class ServerCall {
     var task: Task<Void, Never>?
     var deadlineTask: Scheduled<Void>?
     var response: ResponseMetadata?
+    /// The context of a unary or server-streaming call until its request message arrives.
+    var context: ServerContext?
     // Output.
     var headersSent = false
     var pending: ByteBuffer

@@ -222,7 +222,7 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
         switch handler {
         case .unary, .serverStreaming:
             call.phase = .awaitingMessage(handler)
-            pendingContexts[call.id] = context
+            call.context = context
         case .clientStreaming(let h), .bidiStreaming(let h):
             let (stream, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
             call.requests = continuation
@@ -233,14 +233,12 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    /// Contexts of calls waiting for their single request message.
-    private var pendingContexts: [Int32: ServerContext] = [:]
-
     private func received(_ message: ByteBuffer, on call: ServerCall) {
         switch call.phase {
         case .awaitingMessage(let handler):
             call.phase = .running
-            guard let context = pendingContexts.removeValue(forKey: call.id), let loopBound else { return }
+            guard let context = call.context, let loopBound else { return }
+            call.context = nil
             let id = call.id
             switch handler {
             case .unary(let h):
@@ -284,7 +282,7 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
     private func requestEnded(_ call: ServerCall) {
         switch call.phase {
         case .awaitingMessage:
-            pendingContexts[call.id] = nil
+            call.context = nil
             finish(call, GRPCStatus(code: .internal, message: "grpc: no request message before end of stream"))
         case .running:
             if !call.deframer.isIdle {
@@ -322,7 +320,7 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
 
     /// Ends a call early: cancels its handler, then sends `status`.
     private func fail(_ call: ServerCall, _ status: GRPCStatus) {
-        pendingContexts[call.id] = nil
+        call.context = nil
         call.cancel(status)
         finish(call, status)
     }
@@ -440,7 +438,7 @@ extension ServerConnectionHandler: NGHTTP2SessionDelegate {
 
     func sessionStreamClosed(streamID: Int32, errorCode: UInt32) {
         guard let call = calls.removeValue(forKey: streamID) else { return }
-        pendingContexts[streamID] = nil
+        call.context = nil
         if !call.isFinished {
             call.phase = .finished
             call.cancel(GRPCStatus(code: .cancelled, message: "context canceled"))

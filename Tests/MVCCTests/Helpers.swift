@@ -58,7 +58,8 @@ extension KVStore {
     func keys(_ r: RangeResult) -> [String] { r.kvs.map { String(decoding: $0.key, as: UTF8.self) } }
 }
 
-/// A joinable pthread running a closure (tests only).
+/// A joinable pthread running a closure (tests only). `@unchecked Sendable`: `body` is set once
+/// before the thread starts and `tid` is only read by `join()` after `pthread_create` wrote it.
 final class TestThread: @unchecked Sendable {
     private var tid = pthread_t()
     private let body: () -> Void

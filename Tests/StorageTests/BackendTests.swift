@@ -94,7 +94,8 @@ final class BackendTests: XCTestCase {
     }
 }
 
-/// A joinable pthread running a closure (tests only).
+/// A joinable pthread running a closure (tests only). `@unchecked Sendable`: `body` is set once
+/// before the thread starts and `tid` is only read by `join()` after `pthread_create` wrote it.
 final class Thread: @unchecked Sendable {
     private var tid = pthread_t()
     private let body: () -> Void

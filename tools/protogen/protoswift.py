@@ -539,7 +539,7 @@ import CEtcdProto
 import CProtobufC
 """
 
-CHUNK = 16  # top-level messages per Swift file, to keep files reviewable and compile in parallel
+CHUNK = 10  # top-level messages per Swift file, to keep files reviewable and compile in parallel
 
 
 def main():

@@ -3,6 +3,74 @@
 import CEtcdProto
 import CProtobufC
 
+/// Protobuf message `etcdserverpb.TxnRequest`.
+public struct Etcdserverpb_TxnRequest: ProtoMessage, Sendable, Equatable {
+    /// Field `compare` = 1.
+    public var compare: [Etcdserverpb_Compare] = []
+    /// Field `success` = 2.
+    public var success: [Etcdserverpb_RequestOp] = []
+    /// Field `failure` = 3.
+    public var failure: [Etcdserverpb_RequestOp] = []
+    /// Protobuf full name.
+    public static let protoMessageName = "etcdserverpb.TxnRequest"
+    /// A message with every field at its default.
+    @inlinable public init() {}
+}
+
+/// Protobuf message `etcdserverpb.TxnResponse`.
+public struct Etcdserverpb_TxnResponse: ProtoMessage, Sendable, Equatable {
+    /// Field `header` = 1.
+    public var header: Etcdserverpb_ResponseHeader? = nil
+    /// Field `succeeded` = 2.
+    public var succeeded: Bool = false
+    /// Field `responses` = 3.
+    public var responses: [Etcdserverpb_ResponseOp] = []
+    /// Protobuf full name.
+    public static let protoMessageName = "etcdserverpb.TxnResponse"
+    /// A message with every field at its default.
+    @inlinable public init() {}
+}
+
+/// Protobuf message `etcdserverpb.CompactionRequest`.
+public struct Etcdserverpb_CompactionRequest: ProtoMessage, Sendable, Equatable {
+    /// Field `revision` = 1.
+    public var revision: Int64 = 0
+    /// Field `physical` = 2.
+    public var physical: Bool = false
+    /// Protobuf full name.
+    public static let protoMessageName = "etcdserverpb.CompactionRequest"
+    /// A message with every field at its default.
+    @inlinable public init() {}
+}
+
+/// Protobuf message `etcdserverpb.CompactionResponse`.
+public struct Etcdserverpb_CompactionResponse: ProtoMessage, Sendable, Equatable {
+    /// Field `header` = 1.
+    public var header: Etcdserverpb_ResponseHeader? = nil
+    /// Protobuf full name.
+    public static let protoMessageName = "etcdserverpb.CompactionResponse"
+    /// A message with every field at its default.
+    @inlinable public init() {}
+}
+
+/// Protobuf message `etcdserverpb.HashRequest`.
+public struct Etcdserverpb_HashRequest: ProtoMessage, Sendable, Equatable {
+    /// Protobuf full name.
+    public static let protoMessageName = "etcdserverpb.HashRequest"
+    /// A message with every field at its default.
+    @inlinable public init() {}
+}
+
+/// Protobuf message `etcdserverpb.HashKVRequest`.
+public struct Etcdserverpb_HashKVRequest: ProtoMessage, Sendable, Equatable {
+    /// Field `revision` = 1.
+    public var revision: Int64 = 0
+    /// Protobuf full name.
+    public static let protoMessageName = "etcdserverpb.HashKVRequest"
+    /// A message with every field at its default.
+    @inlinable public init() {}
+}
+
 /// Protobuf message `etcdserverpb.HashKVResponse`.
 public struct Etcdserverpb_HashKVResponse: ProtoMessage, Sendable, Equatable {
     /// Field `header` = 1.
@@ -51,191 +119,241 @@ public struct Etcdserverpb_SnapshotResponse: ProtoMessage, Sendable, Equatable {
     @inlinable public init() {}
 }
 
-/// Protobuf message `etcdserverpb.WatchRequest`.
-public struct Etcdserverpb_WatchRequest: ProtoMessage, Sendable, Equatable {
-    /// Oneof `request_union`; nil when no member is set.
-    public var requestUnion: OneOf_RequestUnion? = nil
-    /// Oneof member `create_request` = 1; reads a default when another member is set.
-    public var createRequest: Etcdserverpb_WatchCreateRequest {
-        get { if case .createRequest(let v)? = requestUnion { return v }; return Etcdserverpb_WatchCreateRequest() }
-        set { requestUnion = .createRequest(newValue) }
+extension Etcdserverpb_TxnRequest {
+    public static var _protobufCDescriptor: UnsafeRawPointer {
+        var c = Etcdserverpb__TxnRequest()
+        etcdserverpb__txn_request__init(&c)
+        return UnsafeRawPointer(c.base.descriptor)
     }
-    /// Oneof member `cancel_request` = 2; reads a default when another member is set.
-    public var cancelRequest: Etcdserverpb_WatchCancelRequest {
-        get { if case .cancelRequest(let v)? = requestUnion { return v }; return Etcdserverpb_WatchCancelRequest() }
-        set { requestUnion = .cancelRequest(newValue) }
+    public static var _protobufCMayNestDeeply: Bool { true }
+    public init(_protobufC message: UnsafeRawPointer) {
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__TxnRequest.self))
     }
-    /// Oneof member `progress_request` = 3; reads a default when another member is set.
-    public var progressRequest: Etcdserverpb_WatchProgressRequest {
-        get { if case .progressRequest(let v)? = requestUnion { return v }; return Etcdserverpb_WatchProgressRequest() }
-        set { requestUnion = .progressRequest(newValue) }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
     }
-    /// The members of oneof `request_union`.
-    public enum OneOf_RequestUnion: Sendable, Equatable {
-        case createRequest(Etcdserverpb_WatchCreateRequest)
-        case cancelRequest(Etcdserverpb_WatchCancelRequest)
-        case progressRequest(Etcdserverpb_WatchProgressRequest)
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(in: &arena))
     }
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.WatchRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.WatchCreateRequest`.
-public struct Etcdserverpb_WatchCreateRequest: ProtoMessage, Sendable, Equatable {
-    /// Field `key` = 1.
-    public var key: [UInt8] = []
-    /// Field `range_end` = 2.
-    public var rangeEnd: [UInt8] = []
-    /// Field `start_revision` = 3.
-    public var startRevision: Int64 = 0
-    /// Field `progress_notify` = 4.
-    public var progressNotify: Bool = false
-    /// Field `filters` = 5.
-    public var filters: [Etcdserverpb_WatchCreateRequest.FilterType] = []
-    /// Field `prev_kv` = 6.
-    public var prevKv: Bool = false
-    /// Field `watch_id` = 7.
-    public var watchID: Int64 = 0
-    /// Field `fragment` = 8.
-    public var fragment: Bool = false
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.WatchCreateRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-
-    /// Protobuf enum `etcdserverpb.WatchCreateRequest.FilterType` (open: unknown values keep their number).
-    public struct FilterType: RawRepresentable, Sendable, Hashable {
-        public var rawValue: Int32
-        @inlinable public init(rawValue: Int32) { self.rawValue = rawValue }
-        /// `NOPUT` = 0
-        public static let noput = FilterType(rawValue: 0)
-        /// `NODELETE` = 1
-        public static let nodelete = FilterType(rawValue: 1)
+    init(_c c: UnsafePointer<Etcdserverpb__TxnRequest>) {
+        self.init()
+        let m = c.pointee
+        compare = _protoMessages(m.compare, m.n_compare) { Etcdserverpb_Compare(_c: $0) }
+        success = _protoMessages(m.success, m.n_success) { Etcdserverpb_RequestOp(_c: $0) }
+        failure = _protoMessages(m.failure, m.n_failure) { Etcdserverpb_RequestOp(_c: $0) }
+    }
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__TxnRequest> {
+        let c = arena.allocate(Etcdserverpb__TxnRequest.self)
+        etcdserverpb__txn_request__init(c)
+        if !compare.isEmpty {
+            let a = arena.allocate(into: &c.pointee.compare, count: compare.count)
+            for (i, e) in compare.enumerated() { a[i] = e._c(in: &arena) }
+            c.pointee.n_compare = compare.count
+            c.pointee.compare = a
+        }
+        if !success.isEmpty {
+            let a = arena.allocate(into: &c.pointee.success, count: success.count)
+            for (i, e) in success.enumerated() { a[i] = e._c(in: &arena) }
+            c.pointee.n_success = success.count
+            c.pointee.success = a
+        }
+        if !failure.isEmpty {
+            let a = arena.allocate(into: &c.pointee.failure, count: failure.count)
+            for (i, e) in failure.enumerated() { a[i] = e._c(in: &arena) }
+            c.pointee.n_failure = failure.count
+            c.pointee.failure = a
+        }
+        return c
     }
 }
 
-/// Protobuf message `etcdserverpb.WatchCancelRequest`.
-public struct Etcdserverpb_WatchCancelRequest: ProtoMessage, Sendable, Equatable {
-    /// Field `watch_id` = 1.
-    public var watchID: Int64 = 0
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.WatchCancelRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
+extension Etcdserverpb_TxnResponse {
+    public static var _protobufCDescriptor: UnsafeRawPointer {
+        var c = Etcdserverpb__TxnResponse()
+        etcdserverpb__txn_response__init(&c)
+        return UnsafeRawPointer(c.base.descriptor)
+    }
+    public static var _protobufCMayNestDeeply: Bool { true }
+    public init(_protobufC message: UnsafeRawPointer) {
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__TxnResponse.self))
+    }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(in: &arena))
+    }
+    init(_c c: UnsafePointer<Etcdserverpb__TxnResponse>) {
+        self.init()
+        let m = c.pointee
+        if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
+        succeeded = (m.succeeded != 0)
+        responses = _protoMessages(m.responses, m.n_responses) { Etcdserverpb_ResponseOp(_c: $0) }
+    }
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__TxnResponse> {
+        let c = arena.allocate(Etcdserverpb__TxnResponse.self)
+        etcdserverpb__txn_response__init(c)
+        if let v = header { c.pointee.header = v._c(in: &arena) }
+        if succeeded { c.pointee.succeeded = 1 }
+        if !responses.isEmpty {
+            let a = arena.allocate(into: &c.pointee.responses, count: responses.count)
+            for (i, e) in responses.enumerated() { a[i] = e._c(in: &arena) }
+            c.pointee.n_responses = responses.count
+            c.pointee.responses = a
+        }
+        return c
+    }
 }
 
-/// Protobuf message `etcdserverpb.WatchProgressRequest`.
-public struct Etcdserverpb_WatchProgressRequest: ProtoMessage, Sendable, Equatable {
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.WatchProgressRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
+extension Etcdserverpb_CompactionRequest {
+    public static var _protobufCDescriptor: UnsafeRawPointer {
+        var c = Etcdserverpb__CompactionRequest()
+        etcdserverpb__compaction_request__init(&c)
+        return UnsafeRawPointer(c.base.descriptor)
+    }
+    public static var _protobufCMayNestDeeply: Bool { false }
+    public init(_protobufC message: UnsafeRawPointer) {
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__CompactionRequest.self))
+    }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(in: &arena))
+    }
+    init(_c c: UnsafePointer<Etcdserverpb__CompactionRequest>) {
+        self.init()
+        let m = c.pointee
+        revision = m.revision
+        physical = (m.physical != 0)
+    }
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__CompactionRequest> {
+        let c = arena.allocate(Etcdserverpb__CompactionRequest.self)
+        etcdserverpb__compaction_request__init(c)
+        c.pointee.revision = revision
+        if physical { c.pointee.physical = 1 }
+        return c
+    }
 }
 
-/// Protobuf message `etcdserverpb.WatchResponse`.
-public struct Etcdserverpb_WatchResponse: ProtoMessage, Sendable, Equatable {
-    /// Field `header` = 1.
-    public var header: Etcdserverpb_ResponseHeader? = nil
-    /// Field `watch_id` = 2.
-    public var watchID: Int64 = 0
-    /// Field `created` = 3.
-    public var created: Bool = false
-    /// Field `canceled` = 4.
-    public var canceled: Bool = false
-    /// Field `compact_revision` = 5.
-    public var compactRevision: Int64 = 0
-    /// Field `cancel_reason` = 6.
-    public var cancelReason: String = ""
-    /// Field `fragment` = 7.
-    public var fragment: Bool = false
-    /// Field `events` = 11.
-    public var events: [Mvccpb_Event] = []
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.WatchResponse"
-    /// A message with every field at its default.
-    @inlinable public init() {}
+extension Etcdserverpb_CompactionResponse {
+    public static var _protobufCDescriptor: UnsafeRawPointer {
+        var c = Etcdserverpb__CompactionResponse()
+        etcdserverpb__compaction_response__init(&c)
+        return UnsafeRawPointer(c.base.descriptor)
+    }
+    public static var _protobufCMayNestDeeply: Bool { false }
+    public init(_protobufC message: UnsafeRawPointer) {
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__CompactionResponse.self))
+    }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(in: &arena))
+    }
+    init(_c c: UnsafePointer<Etcdserverpb__CompactionResponse>) {
+        self.init()
+        let m = c.pointee
+        if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
+    }
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__CompactionResponse> {
+        let c = arena.allocate(Etcdserverpb__CompactionResponse.self)
+        etcdserverpb__compaction_response__init(c)
+        if let v = header { c.pointee.header = v._c(in: &arena) }
+        return c
+    }
 }
 
-/// Protobuf message `etcdserverpb.LeaseGrantRequest`.
-public struct Etcdserverpb_LeaseGrantRequest: ProtoMessage, Sendable, Equatable {
-    /// Field `TTL` = 1.
-    public var ttl: Int64 = 0
-    /// Field `ID` = 2.
-    public var id: Int64 = 0
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.LeaseGrantRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
+extension Etcdserverpb_HashRequest {
+    public static var _protobufCDescriptor: UnsafeRawPointer {
+        var c = Etcdserverpb__HashRequest()
+        etcdserverpb__hash_request__init(&c)
+        return UnsafeRawPointer(c.base.descriptor)
+    }
+    public static var _protobufCMayNestDeeply: Bool { false }
+    public init(_protobufC message: UnsafeRawPointer) {
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__HashRequest.self))
+    }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(in: &arena))
+    }
+    init(_c c: UnsafePointer<Etcdserverpb__HashRequest>) {
+        self.init()
+    }
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__HashRequest> {
+        let c = arena.allocate(Etcdserverpb__HashRequest.self)
+        etcdserverpb__hash_request__init(c)
+        return c
+    }
 }
 
-/// Protobuf message `etcdserverpb.LeaseGrantResponse`.
-public struct Etcdserverpb_LeaseGrantResponse: ProtoMessage, Sendable, Equatable {
-    /// Field `header` = 1.
-    public var header: Etcdserverpb_ResponseHeader? = nil
-    /// Field `ID` = 2.
-    public var id: Int64 = 0
-    /// Field `TTL` = 3.
-    public var ttl: Int64 = 0
-    /// Field `error` = 4.
-    public var error: String = ""
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.LeaseGrantResponse"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.LeaseRevokeRequest`.
-public struct Etcdserverpb_LeaseRevokeRequest: ProtoMessage, Sendable, Equatable {
-    /// Field `ID` = 1.
-    public var id: Int64 = 0
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.LeaseRevokeRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.LeaseRevokeResponse`.
-public struct Etcdserverpb_LeaseRevokeResponse: ProtoMessage, Sendable, Equatable {
-    /// Field `header` = 1.
-    public var header: Etcdserverpb_ResponseHeader? = nil
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.LeaseRevokeResponse"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.LeaseCheckpoint`.
-public struct Etcdserverpb_LeaseCheckpoint: ProtoMessage, Sendable, Equatable {
-    /// Field `ID` = 1.
-    public var id: Int64 = 0
-    /// Field `remaining_TTL` = 2.
-    public var remainingTtl: Int64 = 0
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.LeaseCheckpoint"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.LeaseCheckpointRequest`.
-public struct Etcdserverpb_LeaseCheckpointRequest: ProtoMessage, Sendable, Equatable {
-    /// Field `checkpoints` = 1.
-    public var checkpoints: [Etcdserverpb_LeaseCheckpoint] = []
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.LeaseCheckpointRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.LeaseCheckpointResponse`.
-public struct Etcdserverpb_LeaseCheckpointResponse: ProtoMessage, Sendable, Equatable {
-    /// Field `header` = 1.
-    public var header: Etcdserverpb_ResponseHeader? = nil
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.LeaseCheckpointResponse"
-    /// A message with every field at its default.
-    @inlinable public init() {}
+extension Etcdserverpb_HashKVRequest {
+    public static var _protobufCDescriptor: UnsafeRawPointer {
+        var c = Etcdserverpb__HashKVRequest()
+        etcdserverpb__hash_kvrequest__init(&c)
+        return UnsafeRawPointer(c.base.descriptor)
+    }
+    public static var _protobufCMayNestDeeply: Bool { false }
+    public init(_protobufC message: UnsafeRawPointer) {
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__HashKVRequest.self))
+    }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(in: &arena))
+    }
+    init(_c c: UnsafePointer<Etcdserverpb__HashKVRequest>) {
+        self.init()
+        let m = c.pointee
+        revision = m.revision
+    }
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__HashKVRequest> {
+        let c = arena.allocate(Etcdserverpb__HashKVRequest.self)
+        etcdserverpb__hash_kvrequest__init(c)
+        c.pointee.revision = revision
+        return c
+    }
 }
 
 extension Etcdserverpb_HashKVResponse {
@@ -381,492 +499,6 @@ extension Etcdserverpb_SnapshotResponse {
         if let v = header { c.pointee.header = v._c(in: &arena) }
         c.pointee.remaining_bytes = remainingBytes
         if !blob.isEmpty { c.pointee.blob = arena.binary(blob) }
-        return c
-    }
-}
-
-extension Etcdserverpb_WatchRequest {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__WatchRequest()
-        etcdserverpb__watch_request__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__WatchRequest.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__WatchRequest>) {
-        self.init()
-        let m = c.pointee
-        switch m.request_union_case.rawValue {
-        case 1: if let p = m.create_request { requestUnion = .createRequest(Etcdserverpb_WatchCreateRequest(_c: p)) }
-        case 2: if let p = m.cancel_request { requestUnion = .cancelRequest(Etcdserverpb_WatchCancelRequest(_c: p)) }
-        case 3: if let p = m.progress_request { requestUnion = .progressRequest(Etcdserverpb_WatchProgressRequest(_c: p)) }
-        default: break
-        }
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__WatchRequest> {
-        let c = arena.allocate(Etcdserverpb__WatchRequest.self)
-        etcdserverpb__watch_request__init(c)
-        switch requestUnion {
-        case .createRequest(let v)?:
-            c.pointee.request_union_case = .init(rawValue: 1)
-            c.pointee.create_request = v._c(in: &arena)
-        case .cancelRequest(let v)?:
-            c.pointee.request_union_case = .init(rawValue: 2)
-            c.pointee.cancel_request = v._c(in: &arena)
-        case .progressRequest(let v)?:
-            c.pointee.request_union_case = .init(rawValue: 3)
-            c.pointee.progress_request = v._c(in: &arena)
-        case nil: break
-        }
-        return c
-    }
-}
-
-extension Etcdserverpb_WatchCreateRequest {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__WatchCreateRequest()
-        etcdserverpb__watch_create_request__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__WatchCreateRequest.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__WatchCreateRequest>) {
-        self.init()
-        let m = c.pointee
-        key = _protoBytes(m.key)
-        rangeEnd = _protoBytes(m.range_end)
-        startRevision = m.start_revision
-        progressNotify = (m.progress_notify != 0)
-        filters = _protoRepeated(m.filters, m.n_filters) { Etcdserverpb_WatchCreateRequest.FilterType(rawValue: Int32(truncatingIfNeeded: $0.rawValue)) }
-        prevKv = (m.prev_kv != 0)
-        watchID = m.watch_id
-        fragment = (m.fragment != 0)
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__WatchCreateRequest> {
-        let c = arena.allocate(Etcdserverpb__WatchCreateRequest.self)
-        etcdserverpb__watch_create_request__init(c)
-        if !key.isEmpty { c.pointee.key = arena.binary(key) }
-        if !rangeEnd.isEmpty { c.pointee.range_end = arena.binary(rangeEnd) }
-        c.pointee.start_revision = startRevision
-        if progressNotify { c.pointee.progress_notify = 1 }
-        if !filters.isEmpty {
-            let a = arena.allocate(into: &c.pointee.filters, count: filters.count)
-            for (i, e) in filters.enumerated() { a[i] = .init(rawValue: .init(truncatingIfNeeded: e.rawValue)) }
-            c.pointee.n_filters = filters.count
-            c.pointee.filters = a
-        }
-        if prevKv { c.pointee.prev_kv = 1 }
-        c.pointee.watch_id = watchID
-        if fragment { c.pointee.fragment = 1 }
-        return c
-    }
-}
-
-extension Etcdserverpb_WatchCancelRequest {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__WatchCancelRequest()
-        etcdserverpb__watch_cancel_request__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__WatchCancelRequest.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__WatchCancelRequest>) {
-        self.init()
-        let m = c.pointee
-        watchID = m.watch_id
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__WatchCancelRequest> {
-        let c = arena.allocate(Etcdserverpb__WatchCancelRequest.self)
-        etcdserverpb__watch_cancel_request__init(c)
-        c.pointee.watch_id = watchID
-        return c
-    }
-}
-
-extension Etcdserverpb_WatchProgressRequest {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__WatchProgressRequest()
-        etcdserverpb__watch_progress_request__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__WatchProgressRequest.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__WatchProgressRequest>) {
-        self.init()
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__WatchProgressRequest> {
-        let c = arena.allocate(Etcdserverpb__WatchProgressRequest.self)
-        etcdserverpb__watch_progress_request__init(c)
-        return c
-    }
-}
-
-extension Etcdserverpb_WatchResponse {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__WatchResponse()
-        etcdserverpb__watch_response__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__WatchResponse.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__WatchResponse>) {
-        self.init()
-        let m = c.pointee
-        if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
-        watchID = m.watch_id
-        created = (m.created != 0)
-        canceled = (m.canceled != 0)
-        compactRevision = m.compact_revision
-        cancelReason = _protoString(m.cancel_reason)
-        fragment = (m.fragment != 0)
-        events = _protoMessages(m.events, m.n_events) { Mvccpb_Event(_c: $0) }
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__WatchResponse> {
-        let c = arena.allocate(Etcdserverpb__WatchResponse.self)
-        etcdserverpb__watch_response__init(c)
-        if let v = header { c.pointee.header = v._c(in: &arena) }
-        c.pointee.watch_id = watchID
-        if created { c.pointee.created = 1 }
-        if canceled { c.pointee.canceled = 1 }
-        c.pointee.compact_revision = compactRevision
-        if !cancelReason.isEmpty { c.pointee.cancel_reason = arena.cString(cancelReason) }
-        if fragment { c.pointee.fragment = 1 }
-        if !events.isEmpty {
-            let a = arena.allocate(into: &c.pointee.events, count: events.count)
-            for (i, e) in events.enumerated() { a[i] = e._c(in: &arena) }
-            c.pointee.n_events = events.count
-            c.pointee.events = a
-        }
-        return c
-    }
-}
-
-extension Etcdserverpb_LeaseGrantRequest {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__LeaseGrantRequest()
-        etcdserverpb__lease_grant_request__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseGrantRequest.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__LeaseGrantRequest>) {
-        self.init()
-        let m = c.pointee
-        ttl = m.ttl
-        id = m.id
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__LeaseGrantRequest> {
-        let c = arena.allocate(Etcdserverpb__LeaseGrantRequest.self)
-        etcdserverpb__lease_grant_request__init(c)
-        c.pointee.ttl = ttl
-        c.pointee.id = id
-        return c
-    }
-}
-
-extension Etcdserverpb_LeaseGrantResponse {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__LeaseGrantResponse()
-        etcdserverpb__lease_grant_response__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseGrantResponse.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__LeaseGrantResponse>) {
-        self.init()
-        let m = c.pointee
-        if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
-        id = m.id
-        ttl = m.ttl
-        error = _protoString(m.error)
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__LeaseGrantResponse> {
-        let c = arena.allocate(Etcdserverpb__LeaseGrantResponse.self)
-        etcdserverpb__lease_grant_response__init(c)
-        if let v = header { c.pointee.header = v._c(in: &arena) }
-        c.pointee.id = id
-        c.pointee.ttl = ttl
-        if !error.isEmpty { c.pointee.error = arena.cString(error) }
-        return c
-    }
-}
-
-extension Etcdserverpb_LeaseRevokeRequest {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__LeaseRevokeRequest()
-        etcdserverpb__lease_revoke_request__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseRevokeRequest.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__LeaseRevokeRequest>) {
-        self.init()
-        let m = c.pointee
-        id = m.id
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__LeaseRevokeRequest> {
-        let c = arena.allocate(Etcdserverpb__LeaseRevokeRequest.self)
-        etcdserverpb__lease_revoke_request__init(c)
-        c.pointee.id = id
-        return c
-    }
-}
-
-extension Etcdserverpb_LeaseRevokeResponse {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__LeaseRevokeResponse()
-        etcdserverpb__lease_revoke_response__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseRevokeResponse.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__LeaseRevokeResponse>) {
-        self.init()
-        let m = c.pointee
-        if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__LeaseRevokeResponse> {
-        let c = arena.allocate(Etcdserverpb__LeaseRevokeResponse.self)
-        etcdserverpb__lease_revoke_response__init(c)
-        if let v = header { c.pointee.header = v._c(in: &arena) }
-        return c
-    }
-}
-
-extension Etcdserverpb_LeaseCheckpoint {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__LeaseCheckpoint()
-        etcdserverpb__lease_checkpoint__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseCheckpoint.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__LeaseCheckpoint>) {
-        self.init()
-        let m = c.pointee
-        id = m.id
-        remainingTtl = m.remaining_ttl
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__LeaseCheckpoint> {
-        let c = arena.allocate(Etcdserverpb__LeaseCheckpoint.self)
-        etcdserverpb__lease_checkpoint__init(c)
-        c.pointee.id = id
-        c.pointee.remaining_ttl = remainingTtl
-        return c
-    }
-}
-
-extension Etcdserverpb_LeaseCheckpointRequest {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__LeaseCheckpointRequest()
-        etcdserverpb__lease_checkpoint_request__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseCheckpointRequest.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__LeaseCheckpointRequest>) {
-        self.init()
-        let m = c.pointee
-        checkpoints = _protoMessages(m.checkpoints, m.n_checkpoints) { Etcdserverpb_LeaseCheckpoint(_c: $0) }
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__LeaseCheckpointRequest> {
-        let c = arena.allocate(Etcdserverpb__LeaseCheckpointRequest.self)
-        etcdserverpb__lease_checkpoint_request__init(c)
-        if !checkpoints.isEmpty {
-            let a = arena.allocate(into: &c.pointee.checkpoints, count: checkpoints.count)
-            for (i, e) in checkpoints.enumerated() { a[i] = e._c(in: &arena) }
-            c.pointee.n_checkpoints = checkpoints.count
-            c.pointee.checkpoints = a
-        }
-        return c
-    }
-}
-
-extension Etcdserverpb_LeaseCheckpointResponse {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__LeaseCheckpointResponse()
-        etcdserverpb__lease_checkpoint_response__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseCheckpointResponse.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__LeaseCheckpointResponse>) {
-        self.init()
-        let m = c.pointee
-        if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__LeaseCheckpointResponse> {
-        let c = arena.allocate(Etcdserverpb__LeaseCheckpointResponse.self)
-        etcdserverpb__lease_checkpoint_response__init(c)
-        if let v = header { c.pointee.header = v._c(in: &arena) }
         return c
     }
 }

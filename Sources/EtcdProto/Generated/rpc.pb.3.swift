@@ -3,209 +3,182 @@
 import CEtcdProto
 import CProtobufC
 
-/// Protobuf message `etcdserverpb.LeaseKeepAliveRequest`.
-public struct Etcdserverpb_LeaseKeepAliveRequest: ProtoMessage, Sendable, Equatable {
-    /// Field `ID` = 1.
-    public var id: Int64 = 0
+/// Protobuf message `etcdserverpb.WatchRequest`.
+public struct Etcdserverpb_WatchRequest: ProtoMessage, Sendable, Equatable {
+    /// Oneof `request_union`; nil when no member is set.
+    public var requestUnion: OneOf_RequestUnion? = nil
+    /// Oneof member `create_request` = 1; reads a default when another member is set.
+    public var createRequest: Etcdserverpb_WatchCreateRequest {
+        get { if case .createRequest(let v)? = requestUnion { return v }; return Etcdserverpb_WatchCreateRequest() }
+        set { requestUnion = .createRequest(newValue) }
+    }
+    /// Oneof member `cancel_request` = 2; reads a default when another member is set.
+    public var cancelRequest: Etcdserverpb_WatchCancelRequest {
+        get { if case .cancelRequest(let v)? = requestUnion { return v }; return Etcdserverpb_WatchCancelRequest() }
+        set { requestUnion = .cancelRequest(newValue) }
+    }
+    /// Oneof member `progress_request` = 3; reads a default when another member is set.
+    public var progressRequest: Etcdserverpb_WatchProgressRequest {
+        get { if case .progressRequest(let v)? = requestUnion { return v }; return Etcdserverpb_WatchProgressRequest() }
+        set { requestUnion = .progressRequest(newValue) }
+    }
+    /// The members of oneof `request_union`.
+    public enum OneOf_RequestUnion: Sendable, Equatable {
+        case createRequest(Etcdserverpb_WatchCreateRequest)
+        case cancelRequest(Etcdserverpb_WatchCancelRequest)
+        case progressRequest(Etcdserverpb_WatchProgressRequest)
+    }
     /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.LeaseKeepAliveRequest"
+    public static let protoMessageName = "etcdserverpb.WatchRequest"
     /// A message with every field at its default.
     @inlinable public init() {}
 }
 
-/// Protobuf message `etcdserverpb.LeaseKeepAliveResponse`.
-public struct Etcdserverpb_LeaseKeepAliveResponse: ProtoMessage, Sendable, Equatable {
+/// Protobuf message `etcdserverpb.WatchCreateRequest`.
+public struct Etcdserverpb_WatchCreateRequest: ProtoMessage, Sendable, Equatable {
+    /// Field `key` = 1.
+    public var key: [UInt8] = []
+    /// Field `range_end` = 2.
+    public var rangeEnd: [UInt8] = []
+    /// Field `start_revision` = 3.
+    public var startRevision: Int64 = 0
+    /// Field `progress_notify` = 4.
+    public var progressNotify: Bool = false
+    /// Field `filters` = 5.
+    public var filters: [Etcdserverpb_WatchCreateRequest.FilterType] = []
+    /// Field `prev_kv` = 6.
+    public var prevKv: Bool = false
+    /// Field `watch_id` = 7.
+    public var watchID: Int64 = 0
+    /// Field `fragment` = 8.
+    public var fragment: Bool = false
+    /// Protobuf full name.
+    public static let protoMessageName = "etcdserverpb.WatchCreateRequest"
+    /// A message with every field at its default.
+    @inlinable public init() {}
+
+    /// Protobuf enum `etcdserverpb.WatchCreateRequest.FilterType` (open: unknown values keep their number).
+    public struct FilterType: RawRepresentable, Sendable, Hashable {
+        public var rawValue: Int32
+        @inlinable public init(rawValue: Int32) { self.rawValue = rawValue }
+        /// `NOPUT` = 0
+        public static let noput = FilterType(rawValue: 0)
+        /// `NODELETE` = 1
+        public static let nodelete = FilterType(rawValue: 1)
+    }
+}
+
+/// Protobuf message `etcdserverpb.WatchCancelRequest`.
+public struct Etcdserverpb_WatchCancelRequest: ProtoMessage, Sendable, Equatable {
+    /// Field `watch_id` = 1.
+    public var watchID: Int64 = 0
+    /// Protobuf full name.
+    public static let protoMessageName = "etcdserverpb.WatchCancelRequest"
+    /// A message with every field at its default.
+    @inlinable public init() {}
+}
+
+/// Protobuf message `etcdserverpb.WatchProgressRequest`.
+public struct Etcdserverpb_WatchProgressRequest: ProtoMessage, Sendable, Equatable {
+    /// Protobuf full name.
+    public static let protoMessageName = "etcdserverpb.WatchProgressRequest"
+    /// A message with every field at its default.
+    @inlinable public init() {}
+}
+
+/// Protobuf message `etcdserverpb.WatchResponse`.
+public struct Etcdserverpb_WatchResponse: ProtoMessage, Sendable, Equatable {
+    /// Field `header` = 1.
+    public var header: Etcdserverpb_ResponseHeader? = nil
+    /// Field `watch_id` = 2.
+    public var watchID: Int64 = 0
+    /// Field `created` = 3.
+    public var created: Bool = false
+    /// Field `canceled` = 4.
+    public var canceled: Bool = false
+    /// Field `compact_revision` = 5.
+    public var compactRevision: Int64 = 0
+    /// Field `cancel_reason` = 6.
+    public var cancelReason: String = ""
+    /// Field `fragment` = 7.
+    public var fragment: Bool = false
+    /// Field `events` = 11.
+    public var events: [Mvccpb_Event] = []
+    /// Protobuf full name.
+    public static let protoMessageName = "etcdserverpb.WatchResponse"
+    /// A message with every field at its default.
+    @inlinable public init() {}
+}
+
+/// Protobuf message `etcdserverpb.LeaseGrantRequest`.
+public struct Etcdserverpb_LeaseGrantRequest: ProtoMessage, Sendable, Equatable {
+    /// Field `TTL` = 1.
+    public var ttl: Int64 = 0
+    /// Field `ID` = 2.
+    public var id: Int64 = 0
+    /// Protobuf full name.
+    public static let protoMessageName = "etcdserverpb.LeaseGrantRequest"
+    /// A message with every field at its default.
+    @inlinable public init() {}
+}
+
+/// Protobuf message `etcdserverpb.LeaseGrantResponse`.
+public struct Etcdserverpb_LeaseGrantResponse: ProtoMessage, Sendable, Equatable {
     /// Field `header` = 1.
     public var header: Etcdserverpb_ResponseHeader? = nil
     /// Field `ID` = 2.
     public var id: Int64 = 0
     /// Field `TTL` = 3.
     public var ttl: Int64 = 0
+    /// Field `error` = 4.
+    public var error: String = ""
     /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.LeaseKeepAliveResponse"
+    public static let protoMessageName = "etcdserverpb.LeaseGrantResponse"
     /// A message with every field at its default.
     @inlinable public init() {}
 }
 
-/// Protobuf message `etcdserverpb.LeaseTimeToLiveRequest`.
-public struct Etcdserverpb_LeaseTimeToLiveRequest: ProtoMessage, Sendable, Equatable {
-    /// Field `ID` = 1.
-    public var id: Int64 = 0
-    /// Field `keys` = 2.
-    public var keys: Bool = false
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.LeaseTimeToLiveRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.LeaseTimeToLiveResponse`.
-public struct Etcdserverpb_LeaseTimeToLiveResponse: ProtoMessage, Sendable, Equatable {
-    /// Field `header` = 1.
-    public var header: Etcdserverpb_ResponseHeader? = nil
-    /// Field `ID` = 2.
-    public var id: Int64 = 0
-    /// Field `TTL` = 3.
-    public var ttl: Int64 = 0
-    /// Field `grantedTTL` = 4.
-    public var grantedTtl: Int64 = 0
-    /// Field `keys` = 5.
-    public var keys: [[UInt8]] = []
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.LeaseTimeToLiveResponse"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.LeaseLeasesRequest`.
-public struct Etcdserverpb_LeaseLeasesRequest: ProtoMessage, Sendable, Equatable {
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.LeaseLeasesRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.LeaseStatus`.
-public struct Etcdserverpb_LeaseStatus: ProtoMessage, Sendable, Equatable {
+/// Protobuf message `etcdserverpb.LeaseRevokeRequest`.
+public struct Etcdserverpb_LeaseRevokeRequest: ProtoMessage, Sendable, Equatable {
     /// Field `ID` = 1.
     public var id: Int64 = 0
     /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.LeaseStatus"
+    public static let protoMessageName = "etcdserverpb.LeaseRevokeRequest"
     /// A message with every field at its default.
     @inlinable public init() {}
 }
 
-/// Protobuf message `etcdserverpb.LeaseLeasesResponse`.
-public struct Etcdserverpb_LeaseLeasesResponse: ProtoMessage, Sendable, Equatable {
+/// Protobuf message `etcdserverpb.LeaseRevokeResponse`.
+public struct Etcdserverpb_LeaseRevokeResponse: ProtoMessage, Sendable, Equatable {
     /// Field `header` = 1.
     public var header: Etcdserverpb_ResponseHeader? = nil
-    /// Field `leases` = 2.
-    public var leases: [Etcdserverpb_LeaseStatus] = []
     /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.LeaseLeasesResponse"
+    public static let protoMessageName = "etcdserverpb.LeaseRevokeResponse"
     /// A message with every field at its default.
     @inlinable public init() {}
 }
 
-/// Protobuf message `etcdserverpb.Member`.
-public struct Etcdserverpb_Member: ProtoMessage, Sendable, Equatable {
+/// Protobuf message `etcdserverpb.LeaseCheckpoint`.
+public struct Etcdserverpb_LeaseCheckpoint: ProtoMessage, Sendable, Equatable {
     /// Field `ID` = 1.
-    public var id: UInt64 = 0
-    /// Field `name` = 2.
-    public var name: String = ""
-    /// Field `peerURLs` = 3.
-    public var peerUrls: [String] = []
-    /// Field `clientURLs` = 4.
-    public var clientUrls: [String] = []
-    /// Field `isLearner` = 5.
-    public var isLearner: Bool = false
+    public var id: Int64 = 0
+    /// Field `remaining_TTL` = 2.
+    public var remainingTtl: Int64 = 0
     /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.Member"
+    public static let protoMessageName = "etcdserverpb.LeaseCheckpoint"
     /// A message with every field at its default.
     @inlinable public init() {}
 }
 
-/// Protobuf message `etcdserverpb.MemberAddRequest`.
-public struct Etcdserverpb_MemberAddRequest: ProtoMessage, Sendable, Equatable {
-    /// Field `peerURLs` = 1.
-    public var peerUrls: [String] = []
-    /// Field `isLearner` = 2.
-    public var isLearner: Bool = false
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.MemberAddRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.MemberAddResponse`.
-public struct Etcdserverpb_MemberAddResponse: ProtoMessage, Sendable, Equatable {
-    /// Field `header` = 1.
-    public var header: Etcdserverpb_ResponseHeader? = nil
-    /// Field `member` = 2.
-    public var member: Etcdserverpb_Member? = nil
-    /// Field `members` = 3.
-    public var members: [Etcdserverpb_Member] = []
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.MemberAddResponse"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.MemberRemoveRequest`.
-public struct Etcdserverpb_MemberRemoveRequest: ProtoMessage, Sendable, Equatable {
-    /// Field `ID` = 1.
-    public var id: UInt64 = 0
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.MemberRemoveRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.MemberRemoveResponse`.
-public struct Etcdserverpb_MemberRemoveResponse: ProtoMessage, Sendable, Equatable {
-    /// Field `header` = 1.
-    public var header: Etcdserverpb_ResponseHeader? = nil
-    /// Field `members` = 2.
-    public var members: [Etcdserverpb_Member] = []
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.MemberRemoveResponse"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.MemberUpdateRequest`.
-public struct Etcdserverpb_MemberUpdateRequest: ProtoMessage, Sendable, Equatable {
-    /// Field `ID` = 1.
-    public var id: UInt64 = 0
-    /// Field `peerURLs` = 2.
-    public var peerUrls: [String] = []
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.MemberUpdateRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.MemberUpdateResponse`.
-public struct Etcdserverpb_MemberUpdateResponse: ProtoMessage, Sendable, Equatable {
-    /// Field `header` = 1.
-    public var header: Etcdserverpb_ResponseHeader? = nil
-    /// Field `members` = 2.
-    public var members: [Etcdserverpb_Member] = []
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.MemberUpdateResponse"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.MemberListRequest`.
-public struct Etcdserverpb_MemberListRequest: ProtoMessage, Sendable, Equatable {
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.MemberListRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.MemberListResponse`.
-public struct Etcdserverpb_MemberListResponse: ProtoMessage, Sendable, Equatable {
-    /// Field `header` = 1.
-    public var header: Etcdserverpb_ResponseHeader? = nil
-    /// Field `members` = 2.
-    public var members: [Etcdserverpb_Member] = []
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.MemberListResponse"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-extension Etcdserverpb_LeaseKeepAliveRequest {
+extension Etcdserverpb_WatchRequest {
     public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__LeaseKeepAliveRequest()
-        etcdserverpb__lease_keep_alive_request__init(&c)
+        var c = Etcdserverpb__WatchRequest()
+        etcdserverpb__watch_request__init(&c)
         return UnsafeRawPointer(c.base.descriptor)
     }
     public static var _protobufCMayNestDeeply: Bool { false }
     public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseKeepAliveRequest.self))
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__WatchRequest.self))
     }
     public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
     public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
@@ -219,28 +192,256 @@ extension Etcdserverpb_LeaseKeepAliveRequest {
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
-    init(_c c: UnsafePointer<Etcdserverpb__LeaseKeepAliveRequest>) {
+    init(_c c: UnsafePointer<Etcdserverpb__WatchRequest>) {
         self.init()
         let m = c.pointee
+        switch m.request_union_case.rawValue {
+        case 1: if let p = m.create_request { requestUnion = .createRequest(Etcdserverpb_WatchCreateRequest(_c: p)) }
+        case 2: if let p = m.cancel_request { requestUnion = .cancelRequest(Etcdserverpb_WatchCancelRequest(_c: p)) }
+        case 3: if let p = m.progress_request { requestUnion = .progressRequest(Etcdserverpb_WatchProgressRequest(_c: p)) }
+        default: break
+        }
+    }
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__WatchRequest> {
+        let c = arena.allocate(Etcdserverpb__WatchRequest.self)
+        etcdserverpb__watch_request__init(c)
+        switch requestUnion {
+        case .createRequest(let v)?:
+            c.pointee.request_union_case = .init(rawValue: 1)
+            c.pointee.create_request = v._c(in: &arena)
+        case .cancelRequest(let v)?:
+            c.pointee.request_union_case = .init(rawValue: 2)
+            c.pointee.cancel_request = v._c(in: &arena)
+        case .progressRequest(let v)?:
+            c.pointee.request_union_case = .init(rawValue: 3)
+            c.pointee.progress_request = v._c(in: &arena)
+        case nil: break
+        }
+        return c
+    }
+}
+
+extension Etcdserverpb_WatchCreateRequest {
+    public static var _protobufCDescriptor: UnsafeRawPointer {
+        var c = Etcdserverpb__WatchCreateRequest()
+        etcdserverpb__watch_create_request__init(&c)
+        return UnsafeRawPointer(c.base.descriptor)
+    }
+    public static var _protobufCMayNestDeeply: Bool { false }
+    public init(_protobufC message: UnsafeRawPointer) {
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__WatchCreateRequest.self))
+    }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(in: &arena))
+    }
+    init(_c c: UnsafePointer<Etcdserverpb__WatchCreateRequest>) {
+        self.init()
+        let m = c.pointee
+        key = _protoBytes(m.key)
+        rangeEnd = _protoBytes(m.range_end)
+        startRevision = m.start_revision
+        progressNotify = (m.progress_notify != 0)
+        filters = _protoRepeated(m.filters, m.n_filters) { Etcdserverpb_WatchCreateRequest.FilterType(rawValue: Int32(truncatingIfNeeded: $0.rawValue)) }
+        prevKv = (m.prev_kv != 0)
+        watchID = m.watch_id
+        fragment = (m.fragment != 0)
+    }
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__WatchCreateRequest> {
+        let c = arena.allocate(Etcdserverpb__WatchCreateRequest.self)
+        etcdserverpb__watch_create_request__init(c)
+        if !key.isEmpty { c.pointee.key = arena.binary(key) }
+        if !rangeEnd.isEmpty { c.pointee.range_end = arena.binary(rangeEnd) }
+        c.pointee.start_revision = startRevision
+        if progressNotify { c.pointee.progress_notify = 1 }
+        if !filters.isEmpty {
+            let a = arena.allocate(into: &c.pointee.filters, count: filters.count)
+            for (i, e) in filters.enumerated() { a[i] = .init(rawValue: .init(truncatingIfNeeded: e.rawValue)) }
+            c.pointee.n_filters = filters.count
+            c.pointee.filters = a
+        }
+        if prevKv { c.pointee.prev_kv = 1 }
+        c.pointee.watch_id = watchID
+        if fragment { c.pointee.fragment = 1 }
+        return c
+    }
+}
+
+extension Etcdserverpb_WatchCancelRequest {
+    public static var _protobufCDescriptor: UnsafeRawPointer {
+        var c = Etcdserverpb__WatchCancelRequest()
+        etcdserverpb__watch_cancel_request__init(&c)
+        return UnsafeRawPointer(c.base.descriptor)
+    }
+    public static var _protobufCMayNestDeeply: Bool { false }
+    public init(_protobufC message: UnsafeRawPointer) {
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__WatchCancelRequest.self))
+    }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(in: &arena))
+    }
+    init(_c c: UnsafePointer<Etcdserverpb__WatchCancelRequest>) {
+        self.init()
+        let m = c.pointee
+        watchID = m.watch_id
+    }
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__WatchCancelRequest> {
+        let c = arena.allocate(Etcdserverpb__WatchCancelRequest.self)
+        etcdserverpb__watch_cancel_request__init(c)
+        c.pointee.watch_id = watchID
+        return c
+    }
+}
+
+extension Etcdserverpb_WatchProgressRequest {
+    public static var _protobufCDescriptor: UnsafeRawPointer {
+        var c = Etcdserverpb__WatchProgressRequest()
+        etcdserverpb__watch_progress_request__init(&c)
+        return UnsafeRawPointer(c.base.descriptor)
+    }
+    public static var _protobufCMayNestDeeply: Bool { false }
+    public init(_protobufC message: UnsafeRawPointer) {
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__WatchProgressRequest.self))
+    }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(in: &arena))
+    }
+    init(_c c: UnsafePointer<Etcdserverpb__WatchProgressRequest>) {
+        self.init()
+    }
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__WatchProgressRequest> {
+        let c = arena.allocate(Etcdserverpb__WatchProgressRequest.self)
+        etcdserverpb__watch_progress_request__init(c)
+        return c
+    }
+}
+
+extension Etcdserverpb_WatchResponse {
+    public static var _protobufCDescriptor: UnsafeRawPointer {
+        var c = Etcdserverpb__WatchResponse()
+        etcdserverpb__watch_response__init(&c)
+        return UnsafeRawPointer(c.base.descriptor)
+    }
+    public static var _protobufCMayNestDeeply: Bool { false }
+    public init(_protobufC message: UnsafeRawPointer) {
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__WatchResponse.self))
+    }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(in: &arena))
+    }
+    init(_c c: UnsafePointer<Etcdserverpb__WatchResponse>) {
+        self.init()
+        let m = c.pointee
+        if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
+        watchID = m.watch_id
+        created = (m.created != 0)
+        canceled = (m.canceled != 0)
+        compactRevision = m.compact_revision
+        cancelReason = _protoString(m.cancel_reason)
+        fragment = (m.fragment != 0)
+        events = _protoMessages(m.events, m.n_events) { Mvccpb_Event(_c: $0) }
+    }
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__WatchResponse> {
+        let c = arena.allocate(Etcdserverpb__WatchResponse.self)
+        etcdserverpb__watch_response__init(c)
+        if let v = header { c.pointee.header = v._c(in: &arena) }
+        c.pointee.watch_id = watchID
+        if created { c.pointee.created = 1 }
+        if canceled { c.pointee.canceled = 1 }
+        c.pointee.compact_revision = compactRevision
+        if !cancelReason.isEmpty { c.pointee.cancel_reason = arena.cString(cancelReason) }
+        if fragment { c.pointee.fragment = 1 }
+        if !events.isEmpty {
+            let a = arena.allocate(into: &c.pointee.events, count: events.count)
+            for (i, e) in events.enumerated() { a[i] = e._c(in: &arena) }
+            c.pointee.n_events = events.count
+            c.pointee.events = a
+        }
+        return c
+    }
+}
+
+extension Etcdserverpb_LeaseGrantRequest {
+    public static var _protobufCDescriptor: UnsafeRawPointer {
+        var c = Etcdserverpb__LeaseGrantRequest()
+        etcdserverpb__lease_grant_request__init(&c)
+        return UnsafeRawPointer(c.base.descriptor)
+    }
+    public static var _protobufCMayNestDeeply: Bool { false }
+    public init(_protobufC message: UnsafeRawPointer) {
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseGrantRequest.self))
+    }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(in: &arena))
+    }
+    init(_c c: UnsafePointer<Etcdserverpb__LeaseGrantRequest>) {
+        self.init()
+        let m = c.pointee
+        ttl = m.ttl
         id = m.id
     }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__LeaseKeepAliveRequest> {
-        let c = arena.allocate(Etcdserverpb__LeaseKeepAliveRequest.self)
-        etcdserverpb__lease_keep_alive_request__init(c)
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__LeaseGrantRequest> {
+        let c = arena.allocate(Etcdserverpb__LeaseGrantRequest.self)
+        etcdserverpb__lease_grant_request__init(c)
+        c.pointee.ttl = ttl
         c.pointee.id = id
         return c
     }
 }
 
-extension Etcdserverpb_LeaseKeepAliveResponse {
+extension Etcdserverpb_LeaseGrantResponse {
     public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__LeaseKeepAliveResponse()
-        etcdserverpb__lease_keep_alive_response__init(&c)
+        var c = Etcdserverpb__LeaseGrantResponse()
+        etcdserverpb__lease_grant_response__init(&c)
         return UnsafeRawPointer(c.base.descriptor)
     }
     public static var _protobufCMayNestDeeply: Bool { false }
     public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseKeepAliveResponse.self))
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseGrantResponse.self))
     }
     public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
     public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
@@ -254,32 +455,34 @@ extension Etcdserverpb_LeaseKeepAliveResponse {
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
-    init(_c c: UnsafePointer<Etcdserverpb__LeaseKeepAliveResponse>) {
+    init(_c c: UnsafePointer<Etcdserverpb__LeaseGrantResponse>) {
         self.init()
         let m = c.pointee
         if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
         id = m.id
         ttl = m.ttl
+        error = _protoString(m.error)
     }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__LeaseKeepAliveResponse> {
-        let c = arena.allocate(Etcdserverpb__LeaseKeepAliveResponse.self)
-        etcdserverpb__lease_keep_alive_response__init(c)
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__LeaseGrantResponse> {
+        let c = arena.allocate(Etcdserverpb__LeaseGrantResponse.self)
+        etcdserverpb__lease_grant_response__init(c)
         if let v = header { c.pointee.header = v._c(in: &arena) }
         c.pointee.id = id
         c.pointee.ttl = ttl
+        if !error.isEmpty { c.pointee.error = arena.cString(error) }
         return c
     }
 }
 
-extension Etcdserverpb_LeaseTimeToLiveRequest {
+extension Etcdserverpb_LeaseRevokeRequest {
     public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__LeaseTimeToLiveRequest()
-        etcdserverpb__lease_time_to_live_request__init(&c)
+        var c = Etcdserverpb__LeaseRevokeRequest()
+        etcdserverpb__lease_revoke_request__init(&c)
         return UnsafeRawPointer(c.base.descriptor)
     }
     public static var _protobufCMayNestDeeply: Bool { false }
     public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseTimeToLiveRequest.self))
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseRevokeRequest.self))
     }
     public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
     public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
@@ -293,145 +496,28 @@ extension Etcdserverpb_LeaseTimeToLiveRequest {
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
-    init(_c c: UnsafePointer<Etcdserverpb__LeaseTimeToLiveRequest>) {
-        self.init()
-        let m = c.pointee
-        id = m.id
-        keys = (m.keys != 0)
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__LeaseTimeToLiveRequest> {
-        let c = arena.allocate(Etcdserverpb__LeaseTimeToLiveRequest.self)
-        etcdserverpb__lease_time_to_live_request__init(c)
-        c.pointee.id = id
-        if keys { c.pointee.keys = 1 }
-        return c
-    }
-}
-
-extension Etcdserverpb_LeaseTimeToLiveResponse {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__LeaseTimeToLiveResponse()
-        etcdserverpb__lease_time_to_live_response__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseTimeToLiveResponse.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__LeaseTimeToLiveResponse>) {
-        self.init()
-        let m = c.pointee
-        if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
-        id = m.id
-        ttl = m.ttl
-        grantedTtl = m.grantedttl
-        keys = _protoRepeated(m.keys, m.n_keys) { _protoBytes($0) }
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__LeaseTimeToLiveResponse> {
-        let c = arena.allocate(Etcdserverpb__LeaseTimeToLiveResponse.self)
-        etcdserverpb__lease_time_to_live_response__init(c)
-        if let v = header { c.pointee.header = v._c(in: &arena) }
-        c.pointee.id = id
-        c.pointee.ttl = ttl
-        c.pointee.grantedttl = grantedTtl
-        if !keys.isEmpty {
-            let a = arena.allocate(into: &c.pointee.keys, count: keys.count)
-            for (i, e) in keys.enumerated() { a[i] = arena.binary(e) }
-            c.pointee.n_keys = keys.count
-            c.pointee.keys = a
-        }
-        return c
-    }
-}
-
-extension Etcdserverpb_LeaseLeasesRequest {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__LeaseLeasesRequest()
-        etcdserverpb__lease_leases_request__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseLeasesRequest.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__LeaseLeasesRequest>) {
-        self.init()
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__LeaseLeasesRequest> {
-        let c = arena.allocate(Etcdserverpb__LeaseLeasesRequest.self)
-        etcdserverpb__lease_leases_request__init(c)
-        return c
-    }
-}
-
-extension Etcdserverpb_LeaseStatus {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__LeaseStatus()
-        etcdserverpb__lease_status__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseStatus.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__LeaseStatus>) {
+    init(_c c: UnsafePointer<Etcdserverpb__LeaseRevokeRequest>) {
         self.init()
         let m = c.pointee
         id = m.id
     }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__LeaseStatus> {
-        let c = arena.allocate(Etcdserverpb__LeaseStatus.self)
-        etcdserverpb__lease_status__init(c)
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__LeaseRevokeRequest> {
+        let c = arena.allocate(Etcdserverpb__LeaseRevokeRequest.self)
+        etcdserverpb__lease_revoke_request__init(c)
         c.pointee.id = id
         return c
     }
 }
 
-extension Etcdserverpb_LeaseLeasesResponse {
+extension Etcdserverpb_LeaseRevokeResponse {
     public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__LeaseLeasesResponse()
-        etcdserverpb__lease_leases_response__init(&c)
+        var c = Etcdserverpb__LeaseRevokeResponse()
+        etcdserverpb__lease_revoke_response__init(&c)
         return UnsafeRawPointer(c.base.descriptor)
     }
     public static var _protobufCMayNestDeeply: Bool { false }
     public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseLeasesResponse.self))
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseRevokeResponse.self))
     }
     public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
     public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
@@ -445,35 +531,28 @@ extension Etcdserverpb_LeaseLeasesResponse {
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
-    init(_c c: UnsafePointer<Etcdserverpb__LeaseLeasesResponse>) {
+    init(_c c: UnsafePointer<Etcdserverpb__LeaseRevokeResponse>) {
         self.init()
         let m = c.pointee
         if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
-        leases = _protoMessages(m.leases, m.n_leases) { Etcdserverpb_LeaseStatus(_c: $0) }
     }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__LeaseLeasesResponse> {
-        let c = arena.allocate(Etcdserverpb__LeaseLeasesResponse.self)
-        etcdserverpb__lease_leases_response__init(c)
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__LeaseRevokeResponse> {
+        let c = arena.allocate(Etcdserverpb__LeaseRevokeResponse.self)
+        etcdserverpb__lease_revoke_response__init(c)
         if let v = header { c.pointee.header = v._c(in: &arena) }
-        if !leases.isEmpty {
-            let a = arena.allocate(into: &c.pointee.leases, count: leases.count)
-            for (i, e) in leases.enumerated() { a[i] = e._c(in: &arena) }
-            c.pointee.n_leases = leases.count
-            c.pointee.leases = a
-        }
         return c
     }
 }
 
-extension Etcdserverpb_Member {
+extension Etcdserverpb_LeaseCheckpoint {
     public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__Member()
-        etcdserverpb__member__init(&c)
+        var c = Etcdserverpb__LeaseCheckpoint()
+        etcdserverpb__lease_checkpoint__init(&c)
         return UnsafeRawPointer(c.base.descriptor)
     }
     public static var _protobufCMayNestDeeply: Bool { false }
     public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__Member.self))
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseCheckpoint.self))
     }
     public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
     public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
@@ -487,354 +566,17 @@ extension Etcdserverpb_Member {
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
-    init(_c c: UnsafePointer<Etcdserverpb__Member>) {
+    init(_c c: UnsafePointer<Etcdserverpb__LeaseCheckpoint>) {
         self.init()
         let m = c.pointee
         id = m.id
-        name = _protoString(m.name)
-        peerUrls = _protoRepeated(m.peerurls, m.n_peerurls) { _protoString($0) }
-        clientUrls = _protoRepeated(m.clienturls, m.n_clienturls) { _protoString($0) }
-        isLearner = (m.islearner != 0)
+        remainingTtl = m.remaining_ttl
     }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__Member> {
-        let c = arena.allocate(Etcdserverpb__Member.self)
-        etcdserverpb__member__init(c)
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__LeaseCheckpoint> {
+        let c = arena.allocate(Etcdserverpb__LeaseCheckpoint.self)
+        etcdserverpb__lease_checkpoint__init(c)
         c.pointee.id = id
-        if !name.isEmpty { c.pointee.name = arena.cString(name) }
-        if !peerUrls.isEmpty {
-            let a = arena.allocate(into: &c.pointee.peerurls, count: peerUrls.count)
-            for (i, e) in peerUrls.enumerated() { a[i] = arena.cString(e) }
-            c.pointee.n_peerurls = peerUrls.count
-            c.pointee.peerurls = a
-        }
-        if !clientUrls.isEmpty {
-            let a = arena.allocate(into: &c.pointee.clienturls, count: clientUrls.count)
-            for (i, e) in clientUrls.enumerated() { a[i] = arena.cString(e) }
-            c.pointee.n_clienturls = clientUrls.count
-            c.pointee.clienturls = a
-        }
-        if isLearner { c.pointee.islearner = 1 }
-        return c
-    }
-}
-
-extension Etcdserverpb_MemberAddRequest {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__MemberAddRequest()
-        etcdserverpb__member_add_request__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberAddRequest.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__MemberAddRequest>) {
-        self.init()
-        let m = c.pointee
-        peerUrls = _protoRepeated(m.peerurls, m.n_peerurls) { _protoString($0) }
-        isLearner = (m.islearner != 0)
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__MemberAddRequest> {
-        let c = arena.allocate(Etcdserverpb__MemberAddRequest.self)
-        etcdserverpb__member_add_request__init(c)
-        if !peerUrls.isEmpty {
-            let a = arena.allocate(into: &c.pointee.peerurls, count: peerUrls.count)
-            for (i, e) in peerUrls.enumerated() { a[i] = arena.cString(e) }
-            c.pointee.n_peerurls = peerUrls.count
-            c.pointee.peerurls = a
-        }
-        if isLearner { c.pointee.islearner = 1 }
-        return c
-    }
-}
-
-extension Etcdserverpb_MemberAddResponse {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__MemberAddResponse()
-        etcdserverpb__member_add_response__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberAddResponse.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__MemberAddResponse>) {
-        self.init()
-        let m = c.pointee
-        if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
-        if let p = m.member { member = Etcdserverpb_Member(_c: p) }
-        members = _protoMessages(m.members, m.n_members) { Etcdserverpb_Member(_c: $0) }
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__MemberAddResponse> {
-        let c = arena.allocate(Etcdserverpb__MemberAddResponse.self)
-        etcdserverpb__member_add_response__init(c)
-        if let v = header { c.pointee.header = v._c(in: &arena) }
-        if let v = member { c.pointee.member = v._c(in: &arena) }
-        if !members.isEmpty {
-            let a = arena.allocate(into: &c.pointee.members, count: members.count)
-            for (i, e) in members.enumerated() { a[i] = e._c(in: &arena) }
-            c.pointee.n_members = members.count
-            c.pointee.members = a
-        }
-        return c
-    }
-}
-
-extension Etcdserverpb_MemberRemoveRequest {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__MemberRemoveRequest()
-        etcdserverpb__member_remove_request__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberRemoveRequest.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__MemberRemoveRequest>) {
-        self.init()
-        let m = c.pointee
-        id = m.id
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__MemberRemoveRequest> {
-        let c = arena.allocate(Etcdserverpb__MemberRemoveRequest.self)
-        etcdserverpb__member_remove_request__init(c)
-        c.pointee.id = id
-        return c
-    }
-}
-
-extension Etcdserverpb_MemberRemoveResponse {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__MemberRemoveResponse()
-        etcdserverpb__member_remove_response__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberRemoveResponse.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__MemberRemoveResponse>) {
-        self.init()
-        let m = c.pointee
-        if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
-        members = _protoMessages(m.members, m.n_members) { Etcdserverpb_Member(_c: $0) }
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__MemberRemoveResponse> {
-        let c = arena.allocate(Etcdserverpb__MemberRemoveResponse.self)
-        etcdserverpb__member_remove_response__init(c)
-        if let v = header { c.pointee.header = v._c(in: &arena) }
-        if !members.isEmpty {
-            let a = arena.allocate(into: &c.pointee.members, count: members.count)
-            for (i, e) in members.enumerated() { a[i] = e._c(in: &arena) }
-            c.pointee.n_members = members.count
-            c.pointee.members = a
-        }
-        return c
-    }
-}
-
-extension Etcdserverpb_MemberUpdateRequest {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__MemberUpdateRequest()
-        etcdserverpb__member_update_request__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberUpdateRequest.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__MemberUpdateRequest>) {
-        self.init()
-        let m = c.pointee
-        id = m.id
-        peerUrls = _protoRepeated(m.peerurls, m.n_peerurls) { _protoString($0) }
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__MemberUpdateRequest> {
-        let c = arena.allocate(Etcdserverpb__MemberUpdateRequest.self)
-        etcdserverpb__member_update_request__init(c)
-        c.pointee.id = id
-        if !peerUrls.isEmpty {
-            let a = arena.allocate(into: &c.pointee.peerurls, count: peerUrls.count)
-            for (i, e) in peerUrls.enumerated() { a[i] = arena.cString(e) }
-            c.pointee.n_peerurls = peerUrls.count
-            c.pointee.peerurls = a
-        }
-        return c
-    }
-}
-
-extension Etcdserverpb_MemberUpdateResponse {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__MemberUpdateResponse()
-        etcdserverpb__member_update_response__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberUpdateResponse.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__MemberUpdateResponse>) {
-        self.init()
-        let m = c.pointee
-        if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
-        members = _protoMessages(m.members, m.n_members) { Etcdserverpb_Member(_c: $0) }
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__MemberUpdateResponse> {
-        let c = arena.allocate(Etcdserverpb__MemberUpdateResponse.self)
-        etcdserverpb__member_update_response__init(c)
-        if let v = header { c.pointee.header = v._c(in: &arena) }
-        if !members.isEmpty {
-            let a = arena.allocate(into: &c.pointee.members, count: members.count)
-            for (i, e) in members.enumerated() { a[i] = e._c(in: &arena) }
-            c.pointee.n_members = members.count
-            c.pointee.members = a
-        }
-        return c
-    }
-}
-
-extension Etcdserverpb_MemberListRequest {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__MemberListRequest()
-        etcdserverpb__member_list_request__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberListRequest.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__MemberListRequest>) {
-        self.init()
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__MemberListRequest> {
-        let c = arena.allocate(Etcdserverpb__MemberListRequest.self)
-        etcdserverpb__member_list_request__init(c)
-        return c
-    }
-}
-
-extension Etcdserverpb_MemberListResponse {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__MemberListResponse()
-        etcdserverpb__member_list_response__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberListResponse.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__MemberListResponse>) {
-        self.init()
-        let m = c.pointee
-        if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
-        members = _protoMessages(m.members, m.n_members) { Etcdserverpb_Member(_c: $0) }
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__MemberListResponse> {
-        let c = arena.allocate(Etcdserverpb__MemberListResponse.self)
-        etcdserverpb__member_list_response__init(c)
-        if let v = header { c.pointee.header = v._c(in: &arena) }
-        if !members.isEmpty {
-            let a = arena.allocate(into: &c.pointee.members, count: members.count)
-            for (i, e) in members.enumerated() { a[i] = e._c(in: &arena) }
-            c.pointee.n_members = members.count
-            c.pointee.members = a
-        }
+        c.pointee.remaining_ttl = remainingTtl
         return c
     }
 }

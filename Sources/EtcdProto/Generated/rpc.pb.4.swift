@@ -3,213 +3,137 @@
 import CEtcdProto
 import CProtobufC
 
-/// Protobuf message `etcdserverpb.MemberPromoteRequest`.
-public struct Etcdserverpb_MemberPromoteRequest: ProtoMessage, Sendable, Equatable {
+/// Protobuf message `etcdserverpb.LeaseCheckpointRequest`.
+public struct Etcdserverpb_LeaseCheckpointRequest: ProtoMessage, Sendable, Equatable {
+    /// Field `checkpoints` = 1.
+    public var checkpoints: [Etcdserverpb_LeaseCheckpoint] = []
+    /// Protobuf full name.
+    public static let protoMessageName = "etcdserverpb.LeaseCheckpointRequest"
+    /// A message with every field at its default.
+    @inlinable public init() {}
+}
+
+/// Protobuf message `etcdserverpb.LeaseCheckpointResponse`.
+public struct Etcdserverpb_LeaseCheckpointResponse: ProtoMessage, Sendable, Equatable {
+    /// Field `header` = 1.
+    public var header: Etcdserverpb_ResponseHeader? = nil
+    /// Protobuf full name.
+    public static let protoMessageName = "etcdserverpb.LeaseCheckpointResponse"
+    /// A message with every field at its default.
+    @inlinable public init() {}
+}
+
+/// Protobuf message `etcdserverpb.LeaseKeepAliveRequest`.
+public struct Etcdserverpb_LeaseKeepAliveRequest: ProtoMessage, Sendable, Equatable {
+    /// Field `ID` = 1.
+    public var id: Int64 = 0
+    /// Protobuf full name.
+    public static let protoMessageName = "etcdserverpb.LeaseKeepAliveRequest"
+    /// A message with every field at its default.
+    @inlinable public init() {}
+}
+
+/// Protobuf message `etcdserverpb.LeaseKeepAliveResponse`.
+public struct Etcdserverpb_LeaseKeepAliveResponse: ProtoMessage, Sendable, Equatable {
+    /// Field `header` = 1.
+    public var header: Etcdserverpb_ResponseHeader? = nil
+    /// Field `ID` = 2.
+    public var id: Int64 = 0
+    /// Field `TTL` = 3.
+    public var ttl: Int64 = 0
+    /// Protobuf full name.
+    public static let protoMessageName = "etcdserverpb.LeaseKeepAliveResponse"
+    /// A message with every field at its default.
+    @inlinable public init() {}
+}
+
+/// Protobuf message `etcdserverpb.LeaseTimeToLiveRequest`.
+public struct Etcdserverpb_LeaseTimeToLiveRequest: ProtoMessage, Sendable, Equatable {
+    /// Field `ID` = 1.
+    public var id: Int64 = 0
+    /// Field `keys` = 2.
+    public var keys: Bool = false
+    /// Protobuf full name.
+    public static let protoMessageName = "etcdserverpb.LeaseTimeToLiveRequest"
+    /// A message with every field at its default.
+    @inlinable public init() {}
+}
+
+/// Protobuf message `etcdserverpb.LeaseTimeToLiveResponse`.
+public struct Etcdserverpb_LeaseTimeToLiveResponse: ProtoMessage, Sendable, Equatable {
+    /// Field `header` = 1.
+    public var header: Etcdserverpb_ResponseHeader? = nil
+    /// Field `ID` = 2.
+    public var id: Int64 = 0
+    /// Field `TTL` = 3.
+    public var ttl: Int64 = 0
+    /// Field `grantedTTL` = 4.
+    public var grantedTtl: Int64 = 0
+    /// Field `keys` = 5.
+    public var keys: [[UInt8]] = []
+    /// Protobuf full name.
+    public static let protoMessageName = "etcdserverpb.LeaseTimeToLiveResponse"
+    /// A message with every field at its default.
+    @inlinable public init() {}
+}
+
+/// Protobuf message `etcdserverpb.LeaseLeasesRequest`.
+public struct Etcdserverpb_LeaseLeasesRequest: ProtoMessage, Sendable, Equatable {
+    /// Protobuf full name.
+    public static let protoMessageName = "etcdserverpb.LeaseLeasesRequest"
+    /// A message with every field at its default.
+    @inlinable public init() {}
+}
+
+/// Protobuf message `etcdserverpb.LeaseStatus`.
+public struct Etcdserverpb_LeaseStatus: ProtoMessage, Sendable, Equatable {
+    /// Field `ID` = 1.
+    public var id: Int64 = 0
+    /// Protobuf full name.
+    public static let protoMessageName = "etcdserverpb.LeaseStatus"
+    /// A message with every field at its default.
+    @inlinable public init() {}
+}
+
+/// Protobuf message `etcdserverpb.LeaseLeasesResponse`.
+public struct Etcdserverpb_LeaseLeasesResponse: ProtoMessage, Sendable, Equatable {
+    /// Field `header` = 1.
+    public var header: Etcdserverpb_ResponseHeader? = nil
+    /// Field `leases` = 2.
+    public var leases: [Etcdserverpb_LeaseStatus] = []
+    /// Protobuf full name.
+    public static let protoMessageName = "etcdserverpb.LeaseLeasesResponse"
+    /// A message with every field at its default.
+    @inlinable public init() {}
+}
+
+/// Protobuf message `etcdserverpb.Member`.
+public struct Etcdserverpb_Member: ProtoMessage, Sendable, Equatable {
     /// Field `ID` = 1.
     public var id: UInt64 = 0
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.MemberPromoteRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.MemberPromoteResponse`.
-public struct Etcdserverpb_MemberPromoteResponse: ProtoMessage, Sendable, Equatable {
-    /// Field `header` = 1.
-    public var header: Etcdserverpb_ResponseHeader? = nil
-    /// Field `members` = 2.
-    public var members: [Etcdserverpb_Member] = []
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.MemberPromoteResponse"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.DefragmentRequest`.
-public struct Etcdserverpb_DefragmentRequest: ProtoMessage, Sendable, Equatable {
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.DefragmentRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.DefragmentResponse`.
-public struct Etcdserverpb_DefragmentResponse: ProtoMessage, Sendable, Equatable {
-    /// Field `header` = 1.
-    public var header: Etcdserverpb_ResponseHeader? = nil
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.DefragmentResponse"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.MoveLeaderRequest`.
-public struct Etcdserverpb_MoveLeaderRequest: ProtoMessage, Sendable, Equatable {
-    /// Field `targetID` = 1.
-    public var targetID: UInt64 = 0
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.MoveLeaderRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.MoveLeaderResponse`.
-public struct Etcdserverpb_MoveLeaderResponse: ProtoMessage, Sendable, Equatable {
-    /// Field `header` = 1.
-    public var header: Etcdserverpb_ResponseHeader? = nil
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.MoveLeaderResponse"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.AlarmRequest`.
-public struct Etcdserverpb_AlarmRequest: ProtoMessage, Sendable, Equatable {
-    /// Field `action` = 1.
-    public var action: Etcdserverpb_AlarmRequest.AlarmAction = Etcdserverpb_AlarmRequest.AlarmAction(rawValue: 0)
-    /// Field `memberID` = 2.
-    public var memberID: UInt64 = 0
-    /// Field `alarm` = 3.
-    public var alarm: Etcdserverpb_AlarmType = Etcdserverpb_AlarmType(rawValue: 0)
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AlarmRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-
-    /// Protobuf enum `etcdserverpb.AlarmRequest.AlarmAction` (open: unknown values keep their number).
-    public struct AlarmAction: RawRepresentable, Sendable, Hashable {
-        public var rawValue: Int32
-        @inlinable public init(rawValue: Int32) { self.rawValue = rawValue }
-        /// `GET` = 0
-        public static let get = AlarmAction(rawValue: 0)
-        /// `ACTIVATE` = 1
-        public static let activate = AlarmAction(rawValue: 1)
-        /// `DEACTIVATE` = 2
-        public static let deactivate = AlarmAction(rawValue: 2)
-    }
-}
-
-/// Protobuf message `etcdserverpb.AlarmMember`.
-public struct Etcdserverpb_AlarmMember: ProtoMessage, Sendable, Equatable {
-    /// Field `memberID` = 1.
-    public var memberID: UInt64 = 0
-    /// Field `alarm` = 2.
-    public var alarm: Etcdserverpb_AlarmType = Etcdserverpb_AlarmType(rawValue: 0)
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AlarmMember"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.AlarmResponse`.
-public struct Etcdserverpb_AlarmResponse: ProtoMessage, Sendable, Equatable {
-    /// Field `header` = 1.
-    public var header: Etcdserverpb_ResponseHeader? = nil
-    /// Field `alarms` = 2.
-    public var alarms: [Etcdserverpb_AlarmMember] = []
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AlarmResponse"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.StatusRequest`.
-public struct Etcdserverpb_StatusRequest: ProtoMessage, Sendable, Equatable {
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.StatusRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.StatusResponse`.
-public struct Etcdserverpb_StatusResponse: ProtoMessage, Sendable, Equatable {
-    /// Field `header` = 1.
-    public var header: Etcdserverpb_ResponseHeader? = nil
-    /// Field `version` = 2.
-    public var version: String = ""
-    /// Field `dbSize` = 3.
-    public var dbSize: Int64 = 0
-    /// Field `leader` = 4.
-    public var leader: UInt64 = 0
-    /// Field `raftIndex` = 5.
-    public var raftIndex: UInt64 = 0
-    /// Field `raftTerm` = 6.
-    public var raftTerm: UInt64 = 0
-    /// Field `raftAppliedIndex` = 7.
-    public var raftAppliedIndex: UInt64 = 0
-    /// Field `errors` = 8.
-    public var errors: [String] = []
-    /// Field `dbSizeInUse` = 9.
-    public var dbSizeInUse: Int64 = 0
-    /// Field `isLearner` = 10.
+    /// Field `name` = 2.
+    public var name: String = ""
+    /// Field `peerURLs` = 3.
+    public var peerUrls: [String] = []
+    /// Field `clientURLs` = 4.
+    public var clientUrls: [String] = []
+    /// Field `isLearner` = 5.
     public var isLearner: Bool = false
     /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.StatusResponse"
+    public static let protoMessageName = "etcdserverpb.Member"
     /// A message with every field at its default.
     @inlinable public init() {}
 }
 
-/// Protobuf message `etcdserverpb.AuthEnableRequest`.
-public struct Etcdserverpb_AuthEnableRequest: ProtoMessage, Sendable, Equatable {
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthEnableRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.AuthDisableRequest`.
-public struct Etcdserverpb_AuthDisableRequest: ProtoMessage, Sendable, Equatable {
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthDisableRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.AuthenticateRequest`.
-public struct Etcdserverpb_AuthenticateRequest: ProtoMessage, Sendable, Equatable {
-    /// Field `name` = 1.
-    public var name: String = ""
-    /// Field `password` = 2.
-    public var password: String = ""
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthenticateRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.AuthUserAddRequest`.
-public struct Etcdserverpb_AuthUserAddRequest: ProtoMessage, Sendable, Equatable {
-    /// Field `name` = 1.
-    public var name: String = ""
-    /// Field `password` = 2.
-    public var password: String = ""
-    /// Field `options` = 3.
-    public var options: Authpb_UserAddOptions? = nil
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthUserAddRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.AuthUserGetRequest`.
-public struct Etcdserverpb_AuthUserGetRequest: ProtoMessage, Sendable, Equatable {
-    /// Field `name` = 1.
-    public var name: String = ""
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthUserGetRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-extension Etcdserverpb_MemberPromoteRequest {
+extension Etcdserverpb_LeaseCheckpointRequest {
     public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__MemberPromoteRequest()
-        etcdserverpb__member_promote_request__init(&c)
+        var c = Etcdserverpb__LeaseCheckpointRequest()
+        etcdserverpb__lease_checkpoint_request__init(&c)
         return UnsafeRawPointer(c.base.descriptor)
     }
     public static var _protobufCMayNestDeeply: Bool { false }
     public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberPromoteRequest.self))
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseCheckpointRequest.self))
     }
     public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
     public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
@@ -223,28 +147,103 @@ extension Etcdserverpb_MemberPromoteRequest {
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
-    init(_c c: UnsafePointer<Etcdserverpb__MemberPromoteRequest>) {
+    init(_c c: UnsafePointer<Etcdserverpb__LeaseCheckpointRequest>) {
+        self.init()
+        let m = c.pointee
+        checkpoints = _protoMessages(m.checkpoints, m.n_checkpoints) { Etcdserverpb_LeaseCheckpoint(_c: $0) }
+    }
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__LeaseCheckpointRequest> {
+        let c = arena.allocate(Etcdserverpb__LeaseCheckpointRequest.self)
+        etcdserverpb__lease_checkpoint_request__init(c)
+        if !checkpoints.isEmpty {
+            let a = arena.allocate(into: &c.pointee.checkpoints, count: checkpoints.count)
+            for (i, e) in checkpoints.enumerated() { a[i] = e._c(in: &arena) }
+            c.pointee.n_checkpoints = checkpoints.count
+            c.pointee.checkpoints = a
+        }
+        return c
+    }
+}
+
+extension Etcdserverpb_LeaseCheckpointResponse {
+    public static var _protobufCDescriptor: UnsafeRawPointer {
+        var c = Etcdserverpb__LeaseCheckpointResponse()
+        etcdserverpb__lease_checkpoint_response__init(&c)
+        return UnsafeRawPointer(c.base.descriptor)
+    }
+    public static var _protobufCMayNestDeeply: Bool { false }
+    public init(_protobufC message: UnsafeRawPointer) {
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseCheckpointResponse.self))
+    }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(in: &arena))
+    }
+    init(_c c: UnsafePointer<Etcdserverpb__LeaseCheckpointResponse>) {
+        self.init()
+        let m = c.pointee
+        if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
+    }
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__LeaseCheckpointResponse> {
+        let c = arena.allocate(Etcdserverpb__LeaseCheckpointResponse.self)
+        etcdserverpb__lease_checkpoint_response__init(c)
+        if let v = header { c.pointee.header = v._c(in: &arena) }
+        return c
+    }
+}
+
+extension Etcdserverpb_LeaseKeepAliveRequest {
+    public static var _protobufCDescriptor: UnsafeRawPointer {
+        var c = Etcdserverpb__LeaseKeepAliveRequest()
+        etcdserverpb__lease_keep_alive_request__init(&c)
+        return UnsafeRawPointer(c.base.descriptor)
+    }
+    public static var _protobufCMayNestDeeply: Bool { false }
+    public init(_protobufC message: UnsafeRawPointer) {
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseKeepAliveRequest.self))
+    }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(in: &arena))
+    }
+    init(_c c: UnsafePointer<Etcdserverpb__LeaseKeepAliveRequest>) {
         self.init()
         let m = c.pointee
         id = m.id
     }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__MemberPromoteRequest> {
-        let c = arena.allocate(Etcdserverpb__MemberPromoteRequest.self)
-        etcdserverpb__member_promote_request__init(c)
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__LeaseKeepAliveRequest> {
+        let c = arena.allocate(Etcdserverpb__LeaseKeepAliveRequest.self)
+        etcdserverpb__lease_keep_alive_request__init(c)
         c.pointee.id = id
         return c
     }
 }
 
-extension Etcdserverpb_MemberPromoteResponse {
+extension Etcdserverpb_LeaseKeepAliveResponse {
     public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__MemberPromoteResponse()
-        etcdserverpb__member_promote_response__init(&c)
+        var c = Etcdserverpb__LeaseKeepAliveResponse()
+        etcdserverpb__lease_keep_alive_response__init(&c)
         return UnsafeRawPointer(c.base.descriptor)
     }
     public static var _protobufCMayNestDeeply: Bool { false }
     public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberPromoteResponse.self))
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseKeepAliveResponse.self))
     }
     public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
     public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
@@ -258,35 +257,117 @@ extension Etcdserverpb_MemberPromoteResponse {
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
-    init(_c c: UnsafePointer<Etcdserverpb__MemberPromoteResponse>) {
+    init(_c c: UnsafePointer<Etcdserverpb__LeaseKeepAliveResponse>) {
         self.init()
         let m = c.pointee
         if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
-        members = _protoMessages(m.members, m.n_members) { Etcdserverpb_Member(_c: $0) }
+        id = m.id
+        ttl = m.ttl
     }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__MemberPromoteResponse> {
-        let c = arena.allocate(Etcdserverpb__MemberPromoteResponse.self)
-        etcdserverpb__member_promote_response__init(c)
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__LeaseKeepAliveResponse> {
+        let c = arena.allocate(Etcdserverpb__LeaseKeepAliveResponse.self)
+        etcdserverpb__lease_keep_alive_response__init(c)
         if let v = header { c.pointee.header = v._c(in: &arena) }
-        if !members.isEmpty {
-            let a = arena.allocate(into: &c.pointee.members, count: members.count)
-            for (i, e) in members.enumerated() { a[i] = e._c(in: &arena) }
-            c.pointee.n_members = members.count
-            c.pointee.members = a
+        c.pointee.id = id
+        c.pointee.ttl = ttl
+        return c
+    }
+}
+
+extension Etcdserverpb_LeaseTimeToLiveRequest {
+    public static var _protobufCDescriptor: UnsafeRawPointer {
+        var c = Etcdserverpb__LeaseTimeToLiveRequest()
+        etcdserverpb__lease_time_to_live_request__init(&c)
+        return UnsafeRawPointer(c.base.descriptor)
+    }
+    public static var _protobufCMayNestDeeply: Bool { false }
+    public init(_protobufC message: UnsafeRawPointer) {
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseTimeToLiveRequest.self))
+    }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(in: &arena))
+    }
+    init(_c c: UnsafePointer<Etcdserverpb__LeaseTimeToLiveRequest>) {
+        self.init()
+        let m = c.pointee
+        id = m.id
+        keys = (m.keys != 0)
+    }
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__LeaseTimeToLiveRequest> {
+        let c = arena.allocate(Etcdserverpb__LeaseTimeToLiveRequest.self)
+        etcdserverpb__lease_time_to_live_request__init(c)
+        c.pointee.id = id
+        if keys { c.pointee.keys = 1 }
+        return c
+    }
+}
+
+extension Etcdserverpb_LeaseTimeToLiveResponse {
+    public static var _protobufCDescriptor: UnsafeRawPointer {
+        var c = Etcdserverpb__LeaseTimeToLiveResponse()
+        etcdserverpb__lease_time_to_live_response__init(&c)
+        return UnsafeRawPointer(c.base.descriptor)
+    }
+    public static var _protobufCMayNestDeeply: Bool { false }
+    public init(_protobufC message: UnsafeRawPointer) {
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseTimeToLiveResponse.self))
+    }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(in: &arena))
+    }
+    init(_c c: UnsafePointer<Etcdserverpb__LeaseTimeToLiveResponse>) {
+        self.init()
+        let m = c.pointee
+        if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
+        id = m.id
+        ttl = m.ttl
+        grantedTtl = m.grantedttl
+        keys = _protoRepeated(m.keys, m.n_keys) { _protoBytes($0) }
+    }
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__LeaseTimeToLiveResponse> {
+        let c = arena.allocate(Etcdserverpb__LeaseTimeToLiveResponse.self)
+        etcdserverpb__lease_time_to_live_response__init(c)
+        if let v = header { c.pointee.header = v._c(in: &arena) }
+        c.pointee.id = id
+        c.pointee.ttl = ttl
+        c.pointee.grantedttl = grantedTtl
+        if !keys.isEmpty {
+            let a = arena.allocate(into: &c.pointee.keys, count: keys.count)
+            for (i, e) in keys.enumerated() { a[i] = arena.binary(e) }
+            c.pointee.n_keys = keys.count
+            c.pointee.keys = a
         }
         return c
     }
 }
 
-extension Etcdserverpb_DefragmentRequest {
+extension Etcdserverpb_LeaseLeasesRequest {
     public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__DefragmentRequest()
-        etcdserverpb__defragment_request__init(&c)
+        var c = Etcdserverpb__LeaseLeasesRequest()
+        etcdserverpb__lease_leases_request__init(&c)
         return UnsafeRawPointer(c.base.descriptor)
     }
     public static var _protobufCMayNestDeeply: Bool { false }
     public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__DefragmentRequest.self))
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseLeasesRequest.self))
     }
     public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
     public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
@@ -300,25 +381,25 @@ extension Etcdserverpb_DefragmentRequest {
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
-    init(_c c: UnsafePointer<Etcdserverpb__DefragmentRequest>) {
+    init(_c c: UnsafePointer<Etcdserverpb__LeaseLeasesRequest>) {
         self.init()
     }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__DefragmentRequest> {
-        let c = arena.allocate(Etcdserverpb__DefragmentRequest.self)
-        etcdserverpb__defragment_request__init(c)
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__LeaseLeasesRequest> {
+        let c = arena.allocate(Etcdserverpb__LeaseLeasesRequest.self)
+        etcdserverpb__lease_leases_request__init(c)
         return c
     }
 }
 
-extension Etcdserverpb_DefragmentResponse {
+extension Etcdserverpb_LeaseStatus {
     public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__DefragmentResponse()
-        etcdserverpb__defragment_response__init(&c)
+        var c = Etcdserverpb__LeaseStatus()
+        etcdserverpb__lease_status__init(&c)
         return UnsafeRawPointer(c.base.descriptor)
     }
     public static var _protobufCMayNestDeeply: Bool { false }
     public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__DefragmentResponse.self))
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseStatus.self))
     }
     public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
     public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
@@ -332,216 +413,70 @@ extension Etcdserverpb_DefragmentResponse {
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
-    init(_c c: UnsafePointer<Etcdserverpb__DefragmentResponse>) {
+    init(_c c: UnsafePointer<Etcdserverpb__LeaseStatus>) {
+        self.init()
+        let m = c.pointee
+        id = m.id
+    }
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__LeaseStatus> {
+        let c = arena.allocate(Etcdserverpb__LeaseStatus.self)
+        etcdserverpb__lease_status__init(c)
+        c.pointee.id = id
+        return c
+    }
+}
+
+extension Etcdserverpb_LeaseLeasesResponse {
+    public static var _protobufCDescriptor: UnsafeRawPointer {
+        var c = Etcdserverpb__LeaseLeasesResponse()
+        etcdserverpb__lease_leases_response__init(&c)
+        return UnsafeRawPointer(c.base.descriptor)
+    }
+    public static var _protobufCMayNestDeeply: Bool { false }
+    public init(_protobufC message: UnsafeRawPointer) {
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__LeaseLeasesResponse.self))
+    }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(in: &arena))
+    }
+    init(_c c: UnsafePointer<Etcdserverpb__LeaseLeasesResponse>) {
         self.init()
         let m = c.pointee
         if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
+        leases = _protoMessages(m.leases, m.n_leases) { Etcdserverpb_LeaseStatus(_c: $0) }
     }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__DefragmentResponse> {
-        let c = arena.allocate(Etcdserverpb__DefragmentResponse.self)
-        etcdserverpb__defragment_response__init(c)
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__LeaseLeasesResponse> {
+        let c = arena.allocate(Etcdserverpb__LeaseLeasesResponse.self)
+        etcdserverpb__lease_leases_response__init(c)
         if let v = header { c.pointee.header = v._c(in: &arena) }
-        return c
-    }
-}
-
-extension Etcdserverpb_MoveLeaderRequest {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__MoveLeaderRequest()
-        etcdserverpb__move_leader_request__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MoveLeaderRequest.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__MoveLeaderRequest>) {
-        self.init()
-        let m = c.pointee
-        targetID = m.targetid
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__MoveLeaderRequest> {
-        let c = arena.allocate(Etcdserverpb__MoveLeaderRequest.self)
-        etcdserverpb__move_leader_request__init(c)
-        c.pointee.targetid = targetID
-        return c
-    }
-}
-
-extension Etcdserverpb_MoveLeaderResponse {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__MoveLeaderResponse()
-        etcdserverpb__move_leader_response__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MoveLeaderResponse.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__MoveLeaderResponse>) {
-        self.init()
-        let m = c.pointee
-        if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__MoveLeaderResponse> {
-        let c = arena.allocate(Etcdserverpb__MoveLeaderResponse.self)
-        etcdserverpb__move_leader_response__init(c)
-        if let v = header { c.pointee.header = v._c(in: &arena) }
-        return c
-    }
-}
-
-extension Etcdserverpb_AlarmRequest {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AlarmRequest()
-        etcdserverpb__alarm_request__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AlarmRequest.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__AlarmRequest>) {
-        self.init()
-        let m = c.pointee
-        action = Etcdserverpb_AlarmRequest.AlarmAction(rawValue: Int32(truncatingIfNeeded: m.action.rawValue))
-        memberID = m.memberid
-        alarm = Etcdserverpb_AlarmType(rawValue: Int32(truncatingIfNeeded: m.alarm.rawValue))
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AlarmRequest> {
-        let c = arena.allocate(Etcdserverpb__AlarmRequest.self)
-        etcdserverpb__alarm_request__init(c)
-        c.pointee.action = .init(rawValue: .init(truncatingIfNeeded: action.rawValue))
-        c.pointee.memberid = memberID
-        c.pointee.alarm = .init(rawValue: .init(truncatingIfNeeded: alarm.rawValue))
-        return c
-    }
-}
-
-extension Etcdserverpb_AlarmMember {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AlarmMember()
-        etcdserverpb__alarm_member__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AlarmMember.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__AlarmMember>) {
-        self.init()
-        let m = c.pointee
-        memberID = m.memberid
-        alarm = Etcdserverpb_AlarmType(rawValue: Int32(truncatingIfNeeded: m.alarm.rawValue))
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AlarmMember> {
-        let c = arena.allocate(Etcdserverpb__AlarmMember.self)
-        etcdserverpb__alarm_member__init(c)
-        c.pointee.memberid = memberID
-        c.pointee.alarm = .init(rawValue: .init(truncatingIfNeeded: alarm.rawValue))
-        return c
-    }
-}
-
-extension Etcdserverpb_AlarmResponse {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AlarmResponse()
-        etcdserverpb__alarm_response__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AlarmResponse.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__AlarmResponse>) {
-        self.init()
-        let m = c.pointee
-        if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
-        alarms = _protoMessages(m.alarms, m.n_alarms) { Etcdserverpb_AlarmMember(_c: $0) }
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AlarmResponse> {
-        let c = arena.allocate(Etcdserverpb__AlarmResponse.self)
-        etcdserverpb__alarm_response__init(c)
-        if let v = header { c.pointee.header = v._c(in: &arena) }
-        if !alarms.isEmpty {
-            let a = arena.allocate(into: &c.pointee.alarms, count: alarms.count)
-            for (i, e) in alarms.enumerated() { a[i] = e._c(in: &arena) }
-            c.pointee.n_alarms = alarms.count
-            c.pointee.alarms = a
+        if !leases.isEmpty {
+            let a = arena.allocate(into: &c.pointee.leases, count: leases.count)
+            for (i, e) in leases.enumerated() { a[i] = e._c(in: &arena) }
+            c.pointee.n_leases = leases.count
+            c.pointee.leases = a
         }
         return c
     }
 }
 
-extension Etcdserverpb_StatusRequest {
+extension Etcdserverpb_Member {
     public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__StatusRequest()
-        etcdserverpb__status_request__init(&c)
+        var c = Etcdserverpb__Member()
+        etcdserverpb__member__init(&c)
         return UnsafeRawPointer(c.base.descriptor)
     }
     public static var _protobufCMayNestDeeply: Bool { false }
     public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__StatusRequest.self))
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__Member.self))
     }
     public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
     public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
@@ -555,245 +490,33 @@ extension Etcdserverpb_StatusRequest {
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
-    init(_c c: UnsafePointer<Etcdserverpb__StatusRequest>) {
-        self.init()
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__StatusRequest> {
-        let c = arena.allocate(Etcdserverpb__StatusRequest.self)
-        etcdserverpb__status_request__init(c)
-        return c
-    }
-}
-
-extension Etcdserverpb_StatusResponse {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__StatusResponse()
-        etcdserverpb__status_response__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__StatusResponse.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__StatusResponse>) {
+    init(_c c: UnsafePointer<Etcdserverpb__Member>) {
         self.init()
         let m = c.pointee
-        if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
-        version = _protoString(m.version)
-        dbSize = m.dbsize
-        leader = m.leader
-        raftIndex = m.raftindex
-        raftTerm = m.raftterm
-        raftAppliedIndex = m.raftappliedindex
-        errors = _protoRepeated(m.errors, m.n_errors) { _protoString($0) }
-        dbSizeInUse = m.dbsizeinuse
+        id = m.id
+        name = _protoString(m.name)
+        peerUrls = _protoRepeated(m.peerurls, m.n_peerurls) { _protoString($0) }
+        clientUrls = _protoRepeated(m.clienturls, m.n_clienturls) { _protoString($0) }
         isLearner = (m.islearner != 0)
     }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__StatusResponse> {
-        let c = arena.allocate(Etcdserverpb__StatusResponse.self)
-        etcdserverpb__status_response__init(c)
-        if let v = header { c.pointee.header = v._c(in: &arena) }
-        if !version.isEmpty { c.pointee.version = arena.cString(version) }
-        c.pointee.dbsize = dbSize
-        c.pointee.leader = leader
-        c.pointee.raftindex = raftIndex
-        c.pointee.raftterm = raftTerm
-        c.pointee.raftappliedindex = raftAppliedIndex
-        if !errors.isEmpty {
-            let a = arena.allocate(into: &c.pointee.errors, count: errors.count)
-            for (i, e) in errors.enumerated() { a[i] = arena.cString(e) }
-            c.pointee.n_errors = errors.count
-            c.pointee.errors = a
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__Member> {
+        let c = arena.allocate(Etcdserverpb__Member.self)
+        etcdserverpb__member__init(c)
+        c.pointee.id = id
+        if !name.isEmpty { c.pointee.name = arena.cString(name) }
+        if !peerUrls.isEmpty {
+            let a = arena.allocate(into: &c.pointee.peerurls, count: peerUrls.count)
+            for (i, e) in peerUrls.enumerated() { a[i] = arena.cString(e) }
+            c.pointee.n_peerurls = peerUrls.count
+            c.pointee.peerurls = a
         }
-        c.pointee.dbsizeinuse = dbSizeInUse
+        if !clientUrls.isEmpty {
+            let a = arena.allocate(into: &c.pointee.clienturls, count: clientUrls.count)
+            for (i, e) in clientUrls.enumerated() { a[i] = arena.cString(e) }
+            c.pointee.n_clienturls = clientUrls.count
+            c.pointee.clienturls = a
+        }
         if isLearner { c.pointee.islearner = 1 }
-        return c
-    }
-}
-
-extension Etcdserverpb_AuthEnableRequest {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthEnableRequest()
-        etcdserverpb__auth_enable_request__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthEnableRequest.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthEnableRequest>) {
-        self.init()
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthEnableRequest> {
-        let c = arena.allocate(Etcdserverpb__AuthEnableRequest.self)
-        etcdserverpb__auth_enable_request__init(c)
-        return c
-    }
-}
-
-extension Etcdserverpb_AuthDisableRequest {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthDisableRequest()
-        etcdserverpb__auth_disable_request__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthDisableRequest.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthDisableRequest>) {
-        self.init()
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthDisableRequest> {
-        let c = arena.allocate(Etcdserverpb__AuthDisableRequest.self)
-        etcdserverpb__auth_disable_request__init(c)
-        return c
-    }
-}
-
-extension Etcdserverpb_AuthenticateRequest {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthenticateRequest()
-        etcdserverpb__authenticate_request__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthenticateRequest.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthenticateRequest>) {
-        self.init()
-        let m = c.pointee
-        name = _protoString(m.name)
-        password = _protoString(m.password)
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthenticateRequest> {
-        let c = arena.allocate(Etcdserverpb__AuthenticateRequest.self)
-        etcdserverpb__authenticate_request__init(c)
-        if !name.isEmpty { c.pointee.name = arena.cString(name) }
-        if !password.isEmpty { c.pointee.password = arena.cString(password) }
-        return c
-    }
-}
-
-extension Etcdserverpb_AuthUserAddRequest {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthUserAddRequest()
-        etcdserverpb__auth_user_add_request__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthUserAddRequest.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthUserAddRequest>) {
-        self.init()
-        let m = c.pointee
-        name = _protoString(m.name)
-        password = _protoString(m.password)
-        if let p = m.options { options = Authpb_UserAddOptions(_c: p) }
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthUserAddRequest> {
-        let c = arena.allocate(Etcdserverpb__AuthUserAddRequest.self)
-        etcdserverpb__auth_user_add_request__init(c)
-        if !name.isEmpty { c.pointee.name = arena.cString(name) }
-        if !password.isEmpty { c.pointee.password = arena.cString(password) }
-        if let v = options { c.pointee.options = v._c(in: &arena) }
-        return c
-    }
-}
-
-extension Etcdserverpb_AuthUserGetRequest {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthUserGetRequest()
-        etcdserverpb__auth_user_get_request__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthUserGetRequest.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthUserGetRequest>) {
-        self.init()
-        let m = c.pointee
-        name = _protoString(m.name)
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthUserGetRequest> {
-        let c = arena.allocate(Etcdserverpb__AuthUserGetRequest.self)
-        etcdserverpb__auth_user_get_request__init(c)
-        if !name.isEmpty { c.pointee.name = arena.cString(name) }
         return c
     }
 }

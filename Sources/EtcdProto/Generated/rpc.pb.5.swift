@@ -3,187 +3,129 @@
 import CEtcdProto
 import CProtobufC
 
-/// Protobuf message `etcdserverpb.AuthUserDeleteRequest`.
-public struct Etcdserverpb_AuthUserDeleteRequest: ProtoMessage, Sendable, Equatable {
-    /// Field `name` = 1.
-    public var name: String = ""
+/// Protobuf message `etcdserverpb.MemberAddRequest`.
+public struct Etcdserverpb_MemberAddRequest: ProtoMessage, Sendable, Equatable {
+    /// Field `peerURLs` = 1.
+    public var peerUrls: [String] = []
+    /// Field `isLearner` = 2.
+    public var isLearner: Bool = false
     /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthUserDeleteRequest"
+    public static let protoMessageName = "etcdserverpb.MemberAddRequest"
     /// A message with every field at its default.
     @inlinable public init() {}
 }
 
-/// Protobuf message `etcdserverpb.AuthUserChangePasswordRequest`.
-public struct Etcdserverpb_AuthUserChangePasswordRequest: ProtoMessage, Sendable, Equatable {
-    /// Field `name` = 1.
-    public var name: String = ""
-    /// Field `password` = 2.
-    public var password: String = ""
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthUserChangePasswordRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.AuthUserGrantRoleRequest`.
-public struct Etcdserverpb_AuthUserGrantRoleRequest: ProtoMessage, Sendable, Equatable {
-    /// Field `user` = 1.
-    public var user: String = ""
-    /// Field `role` = 2.
-    public var role: String = ""
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthUserGrantRoleRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.AuthUserRevokeRoleRequest`.
-public struct Etcdserverpb_AuthUserRevokeRoleRequest: ProtoMessage, Sendable, Equatable {
-    /// Field `name` = 1.
-    public var name: String = ""
-    /// Field `role` = 2.
-    public var role: String = ""
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthUserRevokeRoleRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.AuthRoleAddRequest`.
-public struct Etcdserverpb_AuthRoleAddRequest: ProtoMessage, Sendable, Equatable {
-    /// Field `name` = 1.
-    public var name: String = ""
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthRoleAddRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.AuthRoleGetRequest`.
-public struct Etcdserverpb_AuthRoleGetRequest: ProtoMessage, Sendable, Equatable {
-    /// Field `role` = 1.
-    public var role: String = ""
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthRoleGetRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.AuthUserListRequest`.
-public struct Etcdserverpb_AuthUserListRequest: ProtoMessage, Sendable, Equatable {
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthUserListRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.AuthRoleListRequest`.
-public struct Etcdserverpb_AuthRoleListRequest: ProtoMessage, Sendable, Equatable {
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthRoleListRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.AuthRoleDeleteRequest`.
-public struct Etcdserverpb_AuthRoleDeleteRequest: ProtoMessage, Sendable, Equatable {
-    /// Field `role` = 1.
-    public var role: String = ""
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthRoleDeleteRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.AuthRoleGrantPermissionRequest`.
-public struct Etcdserverpb_AuthRoleGrantPermissionRequest: ProtoMessage, Sendable, Equatable {
-    /// Field `name` = 1.
-    public var name: String = ""
-    /// Field `perm` = 2.
-    public var perm: Authpb_Permission? = nil
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthRoleGrantPermissionRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.AuthRoleRevokePermissionRequest`.
-public struct Etcdserverpb_AuthRoleRevokePermissionRequest: ProtoMessage, Sendable, Equatable {
-    /// Field `role` = 1.
-    public var role: String = ""
-    /// Field `key` = 2.
-    public var key: [UInt8] = []
-    /// Field `range_end` = 3.
-    public var rangeEnd: [UInt8] = []
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthRoleRevokePermissionRequest"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.AuthEnableResponse`.
-public struct Etcdserverpb_AuthEnableResponse: ProtoMessage, Sendable, Equatable {
+/// Protobuf message `etcdserverpb.MemberAddResponse`.
+public struct Etcdserverpb_MemberAddResponse: ProtoMessage, Sendable, Equatable {
     /// Field `header` = 1.
     public var header: Etcdserverpb_ResponseHeader? = nil
+    /// Field `member` = 2.
+    public var member: Etcdserverpb_Member? = nil
+    /// Field `members` = 3.
+    public var members: [Etcdserverpb_Member] = []
     /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthEnableResponse"
+    public static let protoMessageName = "etcdserverpb.MemberAddResponse"
     /// A message with every field at its default.
     @inlinable public init() {}
 }
 
-/// Protobuf message `etcdserverpb.AuthDisableResponse`.
-public struct Etcdserverpb_AuthDisableResponse: ProtoMessage, Sendable, Equatable {
+/// Protobuf message `etcdserverpb.MemberRemoveRequest`.
+public struct Etcdserverpb_MemberRemoveRequest: ProtoMessage, Sendable, Equatable {
+    /// Field `ID` = 1.
+    public var id: UInt64 = 0
+    /// Protobuf full name.
+    public static let protoMessageName = "etcdserverpb.MemberRemoveRequest"
+    /// A message with every field at its default.
+    @inlinable public init() {}
+}
+
+/// Protobuf message `etcdserverpb.MemberRemoveResponse`.
+public struct Etcdserverpb_MemberRemoveResponse: ProtoMessage, Sendable, Equatable {
     /// Field `header` = 1.
     public var header: Etcdserverpb_ResponseHeader? = nil
+    /// Field `members` = 2.
+    public var members: [Etcdserverpb_Member] = []
     /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthDisableResponse"
+    public static let protoMessageName = "etcdserverpb.MemberRemoveResponse"
     /// A message with every field at its default.
     @inlinable public init() {}
 }
 
-/// Protobuf message `etcdserverpb.AuthenticateResponse`.
-public struct Etcdserverpb_AuthenticateResponse: ProtoMessage, Sendable, Equatable {
+/// Protobuf message `etcdserverpb.MemberUpdateRequest`.
+public struct Etcdserverpb_MemberUpdateRequest: ProtoMessage, Sendable, Equatable {
+    /// Field `ID` = 1.
+    public var id: UInt64 = 0
+    /// Field `peerURLs` = 2.
+    public var peerUrls: [String] = []
+    /// Protobuf full name.
+    public static let protoMessageName = "etcdserverpb.MemberUpdateRequest"
+    /// A message with every field at its default.
+    @inlinable public init() {}
+}
+
+/// Protobuf message `etcdserverpb.MemberUpdateResponse`.
+public struct Etcdserverpb_MemberUpdateResponse: ProtoMessage, Sendable, Equatable {
     /// Field `header` = 1.
     public var header: Etcdserverpb_ResponseHeader? = nil
-    /// Field `token` = 2.
-    public var token: String = ""
+    /// Field `members` = 2.
+    public var members: [Etcdserverpb_Member] = []
     /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthenticateResponse"
+    public static let protoMessageName = "etcdserverpb.MemberUpdateResponse"
     /// A message with every field at its default.
     @inlinable public init() {}
 }
 
-/// Protobuf message `etcdserverpb.AuthUserAddResponse`.
-public struct Etcdserverpb_AuthUserAddResponse: ProtoMessage, Sendable, Equatable {
+/// Protobuf message `etcdserverpb.MemberListRequest`.
+public struct Etcdserverpb_MemberListRequest: ProtoMessage, Sendable, Equatable {
+    /// Protobuf full name.
+    public static let protoMessageName = "etcdserverpb.MemberListRequest"
+    /// A message with every field at its default.
+    @inlinable public init() {}
+}
+
+/// Protobuf message `etcdserverpb.MemberListResponse`.
+public struct Etcdserverpb_MemberListResponse: ProtoMessage, Sendable, Equatable {
     /// Field `header` = 1.
     public var header: Etcdserverpb_ResponseHeader? = nil
+    /// Field `members` = 2.
+    public var members: [Etcdserverpb_Member] = []
     /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthUserAddResponse"
+    public static let protoMessageName = "etcdserverpb.MemberListResponse"
     /// A message with every field at its default.
     @inlinable public init() {}
 }
 
-/// Protobuf message `etcdserverpb.AuthUserGetResponse`.
-public struct Etcdserverpb_AuthUserGetResponse: ProtoMessage, Sendable, Equatable {
+/// Protobuf message `etcdserverpb.MemberPromoteRequest`.
+public struct Etcdserverpb_MemberPromoteRequest: ProtoMessage, Sendable, Equatable {
+    /// Field `ID` = 1.
+    public var id: UInt64 = 0
+    /// Protobuf full name.
+    public static let protoMessageName = "etcdserverpb.MemberPromoteRequest"
+    /// A message with every field at its default.
+    @inlinable public init() {}
+}
+
+/// Protobuf message `etcdserverpb.MemberPromoteResponse`.
+public struct Etcdserverpb_MemberPromoteResponse: ProtoMessage, Sendable, Equatable {
     /// Field `header` = 1.
     public var header: Etcdserverpb_ResponseHeader? = nil
-    /// Field `roles` = 2.
-    public var roles: [String] = []
+    /// Field `members` = 2.
+    public var members: [Etcdserverpb_Member] = []
     /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthUserGetResponse"
+    public static let protoMessageName = "etcdserverpb.MemberPromoteResponse"
     /// A message with every field at its default.
     @inlinable public init() {}
 }
 
-extension Etcdserverpb_AuthUserDeleteRequest {
+extension Etcdserverpb_MemberAddRequest {
     public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthUserDeleteRequest()
-        etcdserverpb__auth_user_delete_request__init(&c)
+        var c = Etcdserverpb__MemberAddRequest()
+        etcdserverpb__member_add_request__init(&c)
         return UnsafeRawPointer(c.base.descriptor)
     }
     public static var _protobufCMayNestDeeply: Bool { false }
     public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthUserDeleteRequest.self))
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberAddRequest.self))
     }
     public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
     public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
@@ -197,28 +139,35 @@ extension Etcdserverpb_AuthUserDeleteRequest {
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthUserDeleteRequest>) {
+    init(_c c: UnsafePointer<Etcdserverpb__MemberAddRequest>) {
         self.init()
         let m = c.pointee
-        name = _protoString(m.name)
+        peerUrls = _protoRepeated(m.peerurls, m.n_peerurls) { _protoString($0) }
+        isLearner = (m.islearner != 0)
     }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthUserDeleteRequest> {
-        let c = arena.allocate(Etcdserverpb__AuthUserDeleteRequest.self)
-        etcdserverpb__auth_user_delete_request__init(c)
-        if !name.isEmpty { c.pointee.name = arena.cString(name) }
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__MemberAddRequest> {
+        let c = arena.allocate(Etcdserverpb__MemberAddRequest.self)
+        etcdserverpb__member_add_request__init(c)
+        if !peerUrls.isEmpty {
+            let a = arena.allocate(into: &c.pointee.peerurls, count: peerUrls.count)
+            for (i, e) in peerUrls.enumerated() { a[i] = arena.cString(e) }
+            c.pointee.n_peerurls = peerUrls.count
+            c.pointee.peerurls = a
+        }
+        if isLearner { c.pointee.islearner = 1 }
         return c
     }
 }
 
-extension Etcdserverpb_AuthUserChangePasswordRequest {
+extension Etcdserverpb_MemberAddResponse {
     public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthUserChangePasswordRequest()
-        etcdserverpb__auth_user_change_password_request__init(&c)
+        var c = Etcdserverpb__MemberAddResponse()
+        etcdserverpb__member_add_response__init(&c)
         return UnsafeRawPointer(c.base.descriptor)
     }
     public static var _protobufCMayNestDeeply: Bool { false }
     public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthUserChangePasswordRequest.self))
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberAddResponse.self))
     }
     public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
     public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
@@ -232,384 +181,37 @@ extension Etcdserverpb_AuthUserChangePasswordRequest {
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthUserChangePasswordRequest>) {
-        self.init()
-        let m = c.pointee
-        name = _protoString(m.name)
-        password = _protoString(m.password)
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthUserChangePasswordRequest> {
-        let c = arena.allocate(Etcdserverpb__AuthUserChangePasswordRequest.self)
-        etcdserverpb__auth_user_change_password_request__init(c)
-        if !name.isEmpty { c.pointee.name = arena.cString(name) }
-        if !password.isEmpty { c.pointee.password = arena.cString(password) }
-        return c
-    }
-}
-
-extension Etcdserverpb_AuthUserGrantRoleRequest {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthUserGrantRoleRequest()
-        etcdserverpb__auth_user_grant_role_request__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthUserGrantRoleRequest.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthUserGrantRoleRequest>) {
-        self.init()
-        let m = c.pointee
-        user = _protoString(m.user)
-        role = _protoString(m.role)
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthUserGrantRoleRequest> {
-        let c = arena.allocate(Etcdserverpb__AuthUserGrantRoleRequest.self)
-        etcdserverpb__auth_user_grant_role_request__init(c)
-        if !user.isEmpty { c.pointee.user = arena.cString(user) }
-        if !role.isEmpty { c.pointee.role = arena.cString(role) }
-        return c
-    }
-}
-
-extension Etcdserverpb_AuthUserRevokeRoleRequest {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthUserRevokeRoleRequest()
-        etcdserverpb__auth_user_revoke_role_request__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthUserRevokeRoleRequest.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthUserRevokeRoleRequest>) {
-        self.init()
-        let m = c.pointee
-        name = _protoString(m.name)
-        role = _protoString(m.role)
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthUserRevokeRoleRequest> {
-        let c = arena.allocate(Etcdserverpb__AuthUserRevokeRoleRequest.self)
-        etcdserverpb__auth_user_revoke_role_request__init(c)
-        if !name.isEmpty { c.pointee.name = arena.cString(name) }
-        if !role.isEmpty { c.pointee.role = arena.cString(role) }
-        return c
-    }
-}
-
-extension Etcdserverpb_AuthRoleAddRequest {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthRoleAddRequest()
-        etcdserverpb__auth_role_add_request__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthRoleAddRequest.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthRoleAddRequest>) {
-        self.init()
-        let m = c.pointee
-        name = _protoString(m.name)
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthRoleAddRequest> {
-        let c = arena.allocate(Etcdserverpb__AuthRoleAddRequest.self)
-        etcdserverpb__auth_role_add_request__init(c)
-        if !name.isEmpty { c.pointee.name = arena.cString(name) }
-        return c
-    }
-}
-
-extension Etcdserverpb_AuthRoleGetRequest {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthRoleGetRequest()
-        etcdserverpb__auth_role_get_request__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthRoleGetRequest.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthRoleGetRequest>) {
-        self.init()
-        let m = c.pointee
-        role = _protoString(m.role)
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthRoleGetRequest> {
-        let c = arena.allocate(Etcdserverpb__AuthRoleGetRequest.self)
-        etcdserverpb__auth_role_get_request__init(c)
-        if !role.isEmpty { c.pointee.role = arena.cString(role) }
-        return c
-    }
-}
-
-extension Etcdserverpb_AuthUserListRequest {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthUserListRequest()
-        etcdserverpb__auth_user_list_request__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthUserListRequest.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthUserListRequest>) {
-        self.init()
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthUserListRequest> {
-        let c = arena.allocate(Etcdserverpb__AuthUserListRequest.self)
-        etcdserverpb__auth_user_list_request__init(c)
-        return c
-    }
-}
-
-extension Etcdserverpb_AuthRoleListRequest {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthRoleListRequest()
-        etcdserverpb__auth_role_list_request__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthRoleListRequest.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthRoleListRequest>) {
-        self.init()
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthRoleListRequest> {
-        let c = arena.allocate(Etcdserverpb__AuthRoleListRequest.self)
-        etcdserverpb__auth_role_list_request__init(c)
-        return c
-    }
-}
-
-extension Etcdserverpb_AuthRoleDeleteRequest {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthRoleDeleteRequest()
-        etcdserverpb__auth_role_delete_request__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthRoleDeleteRequest.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthRoleDeleteRequest>) {
-        self.init()
-        let m = c.pointee
-        role = _protoString(m.role)
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthRoleDeleteRequest> {
-        let c = arena.allocate(Etcdserverpb__AuthRoleDeleteRequest.self)
-        etcdserverpb__auth_role_delete_request__init(c)
-        if !role.isEmpty { c.pointee.role = arena.cString(role) }
-        return c
-    }
-}
-
-extension Etcdserverpb_AuthRoleGrantPermissionRequest {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthRoleGrantPermissionRequest()
-        etcdserverpb__auth_role_grant_permission_request__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthRoleGrantPermissionRequest.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthRoleGrantPermissionRequest>) {
-        self.init()
-        let m = c.pointee
-        name = _protoString(m.name)
-        if let p = m.perm { perm = Authpb_Permission(_c: p) }
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthRoleGrantPermissionRequest> {
-        let c = arena.allocate(Etcdserverpb__AuthRoleGrantPermissionRequest.self)
-        etcdserverpb__auth_role_grant_permission_request__init(c)
-        if !name.isEmpty { c.pointee.name = arena.cString(name) }
-        if let v = perm { c.pointee.perm = v._c(in: &arena) }
-        return c
-    }
-}
-
-extension Etcdserverpb_AuthRoleRevokePermissionRequest {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthRoleRevokePermissionRequest()
-        etcdserverpb__auth_role_revoke_permission_request__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthRoleRevokePermissionRequest.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthRoleRevokePermissionRequest>) {
-        self.init()
-        let m = c.pointee
-        role = _protoString(m.role)
-        key = _protoBytes(m.key)
-        rangeEnd = _protoBytes(m.range_end)
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthRoleRevokePermissionRequest> {
-        let c = arena.allocate(Etcdserverpb__AuthRoleRevokePermissionRequest.self)
-        etcdserverpb__auth_role_revoke_permission_request__init(c)
-        if !role.isEmpty { c.pointee.role = arena.cString(role) }
-        if !key.isEmpty { c.pointee.key = arena.binary(key) }
-        if !rangeEnd.isEmpty { c.pointee.range_end = arena.binary(rangeEnd) }
-        return c
-    }
-}
-
-extension Etcdserverpb_AuthEnableResponse {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthEnableResponse()
-        etcdserverpb__auth_enable_response__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthEnableResponse.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthEnableResponse>) {
+    init(_c c: UnsafePointer<Etcdserverpb__MemberAddResponse>) {
         self.init()
         let m = c.pointee
         if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
+        if let p = m.member { member = Etcdserverpb_Member(_c: p) }
+        members = _protoMessages(m.members, m.n_members) { Etcdserverpb_Member(_c: $0) }
     }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthEnableResponse> {
-        let c = arena.allocate(Etcdserverpb__AuthEnableResponse.self)
-        etcdserverpb__auth_enable_response__init(c)
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__MemberAddResponse> {
+        let c = arena.allocate(Etcdserverpb__MemberAddResponse.self)
+        etcdserverpb__member_add_response__init(c)
         if let v = header { c.pointee.header = v._c(in: &arena) }
+        if let v = member { c.pointee.member = v._c(in: &arena) }
+        if !members.isEmpty {
+            let a = arena.allocate(into: &c.pointee.members, count: members.count)
+            for (i, e) in members.enumerated() { a[i] = e._c(in: &arena) }
+            c.pointee.n_members = members.count
+            c.pointee.members = a
+        }
         return c
     }
 }
 
-extension Etcdserverpb_AuthDisableResponse {
+extension Etcdserverpb_MemberRemoveRequest {
     public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthDisableResponse()
-        etcdserverpb__auth_disable_response__init(&c)
+        var c = Etcdserverpb__MemberRemoveRequest()
+        etcdserverpb__member_remove_request__init(&c)
         return UnsafeRawPointer(c.base.descriptor)
     }
     public static var _protobufCMayNestDeeply: Bool { false }
     public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthDisableResponse.self))
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberRemoveRequest.self))
     }
     public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
     public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
@@ -623,28 +225,28 @@ extension Etcdserverpb_AuthDisableResponse {
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthDisableResponse>) {
+    init(_c c: UnsafePointer<Etcdserverpb__MemberRemoveRequest>) {
         self.init()
         let m = c.pointee
-        if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
+        id = m.id
     }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthDisableResponse> {
-        let c = arena.allocate(Etcdserverpb__AuthDisableResponse.self)
-        etcdserverpb__auth_disable_response__init(c)
-        if let v = header { c.pointee.header = v._c(in: &arena) }
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__MemberRemoveRequest> {
+        let c = arena.allocate(Etcdserverpb__MemberRemoveRequest.self)
+        etcdserverpb__member_remove_request__init(c)
+        c.pointee.id = id
         return c
     }
 }
 
-extension Etcdserverpb_AuthenticateResponse {
+extension Etcdserverpb_MemberRemoveResponse {
     public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthenticateResponse()
-        etcdserverpb__authenticate_response__init(&c)
+        var c = Etcdserverpb__MemberRemoveResponse()
+        etcdserverpb__member_remove_response__init(&c)
         return UnsafeRawPointer(c.base.descriptor)
     }
     public static var _protobufCMayNestDeeply: Bool { false }
     public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthenticateResponse.self))
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberRemoveResponse.self))
     }
     public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
     public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
@@ -658,30 +260,35 @@ extension Etcdserverpb_AuthenticateResponse {
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthenticateResponse>) {
+    init(_c c: UnsafePointer<Etcdserverpb__MemberRemoveResponse>) {
         self.init()
         let m = c.pointee
         if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
-        token = _protoString(m.token)
+        members = _protoMessages(m.members, m.n_members) { Etcdserverpb_Member(_c: $0) }
     }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthenticateResponse> {
-        let c = arena.allocate(Etcdserverpb__AuthenticateResponse.self)
-        etcdserverpb__authenticate_response__init(c)
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__MemberRemoveResponse> {
+        let c = arena.allocate(Etcdserverpb__MemberRemoveResponse.self)
+        etcdserverpb__member_remove_response__init(c)
         if let v = header { c.pointee.header = v._c(in: &arena) }
-        if !token.isEmpty { c.pointee.token = arena.cString(token) }
+        if !members.isEmpty {
+            let a = arena.allocate(into: &c.pointee.members, count: members.count)
+            for (i, e) in members.enumerated() { a[i] = e._c(in: &arena) }
+            c.pointee.n_members = members.count
+            c.pointee.members = a
+        }
         return c
     }
 }
 
-extension Etcdserverpb_AuthUserAddResponse {
+extension Etcdserverpb_MemberUpdateRequest {
     public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthUserAddResponse()
-        etcdserverpb__auth_user_add_response__init(&c)
+        var c = Etcdserverpb__MemberUpdateRequest()
+        etcdserverpb__member_update_request__init(&c)
         return UnsafeRawPointer(c.base.descriptor)
     }
     public static var _protobufCMayNestDeeply: Bool { false }
     public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthUserAddResponse.self))
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberUpdateRequest.self))
     }
     public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
     public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
@@ -695,28 +302,35 @@ extension Etcdserverpb_AuthUserAddResponse {
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthUserAddResponse>) {
+    init(_c c: UnsafePointer<Etcdserverpb__MemberUpdateRequest>) {
         self.init()
         let m = c.pointee
-        if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
+        id = m.id
+        peerUrls = _protoRepeated(m.peerurls, m.n_peerurls) { _protoString($0) }
     }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthUserAddResponse> {
-        let c = arena.allocate(Etcdserverpb__AuthUserAddResponse.self)
-        etcdserverpb__auth_user_add_response__init(c)
-        if let v = header { c.pointee.header = v._c(in: &arena) }
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__MemberUpdateRequest> {
+        let c = arena.allocate(Etcdserverpb__MemberUpdateRequest.self)
+        etcdserverpb__member_update_request__init(c)
+        c.pointee.id = id
+        if !peerUrls.isEmpty {
+            let a = arena.allocate(into: &c.pointee.peerurls, count: peerUrls.count)
+            for (i, e) in peerUrls.enumerated() { a[i] = arena.cString(e) }
+            c.pointee.n_peerurls = peerUrls.count
+            c.pointee.peerurls = a
+        }
         return c
     }
 }
 
-extension Etcdserverpb_AuthUserGetResponse {
+extension Etcdserverpb_MemberUpdateResponse {
     public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthUserGetResponse()
-        etcdserverpb__auth_user_get_response__init(&c)
+        var c = Etcdserverpb__MemberUpdateResponse()
+        etcdserverpb__member_update_response__init(&c)
         return UnsafeRawPointer(c.base.descriptor)
     }
     public static var _protobufCMayNestDeeply: Bool { false }
     public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthUserGetResponse.self))
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberUpdateResponse.self))
     }
     public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
     public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
@@ -730,21 +344,172 @@ extension Etcdserverpb_AuthUserGetResponse {
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthUserGetResponse>) {
+    init(_c c: UnsafePointer<Etcdserverpb__MemberUpdateResponse>) {
         self.init()
         let m = c.pointee
         if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
-        roles = _protoRepeated(m.roles, m.n_roles) { _protoString($0) }
+        members = _protoMessages(m.members, m.n_members) { Etcdserverpb_Member(_c: $0) }
     }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthUserGetResponse> {
-        let c = arena.allocate(Etcdserverpb__AuthUserGetResponse.self)
-        etcdserverpb__auth_user_get_response__init(c)
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__MemberUpdateResponse> {
+        let c = arena.allocate(Etcdserverpb__MemberUpdateResponse.self)
+        etcdserverpb__member_update_response__init(c)
         if let v = header { c.pointee.header = v._c(in: &arena) }
-        if !roles.isEmpty {
-            let a = arena.allocate(into: &c.pointee.roles, count: roles.count)
-            for (i, e) in roles.enumerated() { a[i] = arena.cString(e) }
-            c.pointee.n_roles = roles.count
-            c.pointee.roles = a
+        if !members.isEmpty {
+            let a = arena.allocate(into: &c.pointee.members, count: members.count)
+            for (i, e) in members.enumerated() { a[i] = e._c(in: &arena) }
+            c.pointee.n_members = members.count
+            c.pointee.members = a
+        }
+        return c
+    }
+}
+
+extension Etcdserverpb_MemberListRequest {
+    public static var _protobufCDescriptor: UnsafeRawPointer {
+        var c = Etcdserverpb__MemberListRequest()
+        etcdserverpb__member_list_request__init(&c)
+        return UnsafeRawPointer(c.base.descriptor)
+    }
+    public static var _protobufCMayNestDeeply: Bool { false }
+    public init(_protobufC message: UnsafeRawPointer) {
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberListRequest.self))
+    }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(in: &arena))
+    }
+    init(_c c: UnsafePointer<Etcdserverpb__MemberListRequest>) {
+        self.init()
+    }
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__MemberListRequest> {
+        let c = arena.allocate(Etcdserverpb__MemberListRequest.self)
+        etcdserverpb__member_list_request__init(c)
+        return c
+    }
+}
+
+extension Etcdserverpb_MemberListResponse {
+    public static var _protobufCDescriptor: UnsafeRawPointer {
+        var c = Etcdserverpb__MemberListResponse()
+        etcdserverpb__member_list_response__init(&c)
+        return UnsafeRawPointer(c.base.descriptor)
+    }
+    public static var _protobufCMayNestDeeply: Bool { false }
+    public init(_protobufC message: UnsafeRawPointer) {
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberListResponse.self))
+    }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(in: &arena))
+    }
+    init(_c c: UnsafePointer<Etcdserverpb__MemberListResponse>) {
+        self.init()
+        let m = c.pointee
+        if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
+        members = _protoMessages(m.members, m.n_members) { Etcdserverpb_Member(_c: $0) }
+    }
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__MemberListResponse> {
+        let c = arena.allocate(Etcdserverpb__MemberListResponse.self)
+        etcdserverpb__member_list_response__init(c)
+        if let v = header { c.pointee.header = v._c(in: &arena) }
+        if !members.isEmpty {
+            let a = arena.allocate(into: &c.pointee.members, count: members.count)
+            for (i, e) in members.enumerated() { a[i] = e._c(in: &arena) }
+            c.pointee.n_members = members.count
+            c.pointee.members = a
+        }
+        return c
+    }
+}
+
+extension Etcdserverpb_MemberPromoteRequest {
+    public static var _protobufCDescriptor: UnsafeRawPointer {
+        var c = Etcdserverpb__MemberPromoteRequest()
+        etcdserverpb__member_promote_request__init(&c)
+        return UnsafeRawPointer(c.base.descriptor)
+    }
+    public static var _protobufCMayNestDeeply: Bool { false }
+    public init(_protobufC message: UnsafeRawPointer) {
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberPromoteRequest.self))
+    }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(in: &arena))
+    }
+    init(_c c: UnsafePointer<Etcdserverpb__MemberPromoteRequest>) {
+        self.init()
+        let m = c.pointee
+        id = m.id
+    }
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__MemberPromoteRequest> {
+        let c = arena.allocate(Etcdserverpb__MemberPromoteRequest.self)
+        etcdserverpb__member_promote_request__init(c)
+        c.pointee.id = id
+        return c
+    }
+}
+
+extension Etcdserverpb_MemberPromoteResponse {
+    public static var _protobufCDescriptor: UnsafeRawPointer {
+        var c = Etcdserverpb__MemberPromoteResponse()
+        etcdserverpb__member_promote_response__init(&c)
+        return UnsafeRawPointer(c.base.descriptor)
+    }
+    public static var _protobufCMayNestDeeply: Bool { false }
+    public init(_protobufC message: UnsafeRawPointer) {
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MemberPromoteResponse.self))
+    }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(in: &arena))
+    }
+    init(_c c: UnsafePointer<Etcdserverpb__MemberPromoteResponse>) {
+        self.init()
+        let m = c.pointee
+        if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
+        members = _protoMessages(m.members, m.n_members) { Etcdserverpb_Member(_c: $0) }
+    }
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__MemberPromoteResponse> {
+        let c = arena.allocate(Etcdserverpb__MemberPromoteResponse.self)
+        etcdserverpb__member_promote_response__init(c)
+        if let v = header { c.pointee.header = v._c(in: &arena) }
+        if !members.isEmpty {
+            let a = arena.allocate(into: &c.pointee.members, count: members.count)
+            for (i, e) in members.enumerated() { a[i] = e._c(in: &arena) }
+            c.pointee.n_members = members.count
+            c.pointee.members = a
         }
         return c
     }

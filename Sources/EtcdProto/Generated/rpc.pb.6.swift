@@ -3,131 +3,147 @@
 import CEtcdProto
 import CProtobufC
 
-/// Protobuf message `etcdserverpb.AuthUserDeleteResponse`.
-public struct Etcdserverpb_AuthUserDeleteResponse: ProtoMessage, Sendable, Equatable {
-    /// Field `header` = 1.
-    public var header: Etcdserverpb_ResponseHeader? = nil
+/// Protobuf message `etcdserverpb.DefragmentRequest`.
+public struct Etcdserverpb_DefragmentRequest: ProtoMessage, Sendable, Equatable {
     /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthUserDeleteResponse"
+    public static let protoMessageName = "etcdserverpb.DefragmentRequest"
     /// A message with every field at its default.
     @inlinable public init() {}
 }
 
-/// Protobuf message `etcdserverpb.AuthUserChangePasswordResponse`.
-public struct Etcdserverpb_AuthUserChangePasswordResponse: ProtoMessage, Sendable, Equatable {
+/// Protobuf message `etcdserverpb.DefragmentResponse`.
+public struct Etcdserverpb_DefragmentResponse: ProtoMessage, Sendable, Equatable {
     /// Field `header` = 1.
     public var header: Etcdserverpb_ResponseHeader? = nil
     /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthUserChangePasswordResponse"
+    public static let protoMessageName = "etcdserverpb.DefragmentResponse"
     /// A message with every field at its default.
     @inlinable public init() {}
 }
 
-/// Protobuf message `etcdserverpb.AuthUserGrantRoleResponse`.
-public struct Etcdserverpb_AuthUserGrantRoleResponse: ProtoMessage, Sendable, Equatable {
-    /// Field `header` = 1.
-    public var header: Etcdserverpb_ResponseHeader? = nil
+/// Protobuf message `etcdserverpb.MoveLeaderRequest`.
+public struct Etcdserverpb_MoveLeaderRequest: ProtoMessage, Sendable, Equatable {
+    /// Field `targetID` = 1.
+    public var targetID: UInt64 = 0
     /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthUserGrantRoleResponse"
+    public static let protoMessageName = "etcdserverpb.MoveLeaderRequest"
     /// A message with every field at its default.
     @inlinable public init() {}
 }
 
-/// Protobuf message `etcdserverpb.AuthUserRevokeRoleResponse`.
-public struct Etcdserverpb_AuthUserRevokeRoleResponse: ProtoMessage, Sendable, Equatable {
+/// Protobuf message `etcdserverpb.MoveLeaderResponse`.
+public struct Etcdserverpb_MoveLeaderResponse: ProtoMessage, Sendable, Equatable {
     /// Field `header` = 1.
     public var header: Etcdserverpb_ResponseHeader? = nil
     /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthUserRevokeRoleResponse"
+    public static let protoMessageName = "etcdserverpb.MoveLeaderResponse"
     /// A message with every field at its default.
     @inlinable public init() {}
 }
 
-/// Protobuf message `etcdserverpb.AuthRoleAddResponse`.
-public struct Etcdserverpb_AuthRoleAddResponse: ProtoMessage, Sendable, Equatable {
-    /// Field `header` = 1.
-    public var header: Etcdserverpb_ResponseHeader? = nil
+/// Protobuf message `etcdserverpb.AlarmRequest`.
+public struct Etcdserverpb_AlarmRequest: ProtoMessage, Sendable, Equatable {
+    /// Field `action` = 1.
+    public var action: Etcdserverpb_AlarmRequest.AlarmAction = Etcdserverpb_AlarmRequest.AlarmAction(rawValue: 0)
+    /// Field `memberID` = 2.
+    public var memberID: UInt64 = 0
+    /// Field `alarm` = 3.
+    public var alarm: Etcdserverpb_AlarmType = Etcdserverpb_AlarmType(rawValue: 0)
     /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthRoleAddResponse"
+    public static let protoMessageName = "etcdserverpb.AlarmRequest"
+    /// A message with every field at its default.
+    @inlinable public init() {}
+
+    /// Protobuf enum `etcdserverpb.AlarmRequest.AlarmAction` (open: unknown values keep their number).
+    public struct AlarmAction: RawRepresentable, Sendable, Hashable {
+        public var rawValue: Int32
+        @inlinable public init(rawValue: Int32) { self.rawValue = rawValue }
+        /// `GET` = 0
+        public static let get = AlarmAction(rawValue: 0)
+        /// `ACTIVATE` = 1
+        public static let activate = AlarmAction(rawValue: 1)
+        /// `DEACTIVATE` = 2
+        public static let deactivate = AlarmAction(rawValue: 2)
+    }
+}
+
+/// Protobuf message `etcdserverpb.AlarmMember`.
+public struct Etcdserverpb_AlarmMember: ProtoMessage, Sendable, Equatable {
+    /// Field `memberID` = 1.
+    public var memberID: UInt64 = 0
+    /// Field `alarm` = 2.
+    public var alarm: Etcdserverpb_AlarmType = Etcdserverpb_AlarmType(rawValue: 0)
+    /// Protobuf full name.
+    public static let protoMessageName = "etcdserverpb.AlarmMember"
     /// A message with every field at its default.
     @inlinable public init() {}
 }
 
-/// Protobuf message `etcdserverpb.AuthRoleGetResponse`.
-public struct Etcdserverpb_AuthRoleGetResponse: ProtoMessage, Sendable, Equatable {
+/// Protobuf message `etcdserverpb.AlarmResponse`.
+public struct Etcdserverpb_AlarmResponse: ProtoMessage, Sendable, Equatable {
     /// Field `header` = 1.
     public var header: Etcdserverpb_ResponseHeader? = nil
-    /// Field `perm` = 2.
-    public var perm: [Authpb_Permission] = []
+    /// Field `alarms` = 2.
+    public var alarms: [Etcdserverpb_AlarmMember] = []
     /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthRoleGetResponse"
+    public static let protoMessageName = "etcdserverpb.AlarmResponse"
     /// A message with every field at its default.
     @inlinable public init() {}
 }
 
-/// Protobuf message `etcdserverpb.AuthRoleListResponse`.
-public struct Etcdserverpb_AuthRoleListResponse: ProtoMessage, Sendable, Equatable {
-    /// Field `header` = 1.
-    public var header: Etcdserverpb_ResponseHeader? = nil
-    /// Field `roles` = 2.
-    public var roles: [String] = []
+/// Protobuf message `etcdserverpb.StatusRequest`.
+public struct Etcdserverpb_StatusRequest: ProtoMessage, Sendable, Equatable {
     /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthRoleListResponse"
+    public static let protoMessageName = "etcdserverpb.StatusRequest"
     /// A message with every field at its default.
     @inlinable public init() {}
 }
 
-/// Protobuf message `etcdserverpb.AuthUserListResponse`.
-public struct Etcdserverpb_AuthUserListResponse: ProtoMessage, Sendable, Equatable {
+/// Protobuf message `etcdserverpb.StatusResponse`.
+public struct Etcdserverpb_StatusResponse: ProtoMessage, Sendable, Equatable {
     /// Field `header` = 1.
     public var header: Etcdserverpb_ResponseHeader? = nil
-    /// Field `users` = 2.
-    public var users: [String] = []
+    /// Field `version` = 2.
+    public var version: String = ""
+    /// Field `dbSize` = 3.
+    public var dbSize: Int64 = 0
+    /// Field `leader` = 4.
+    public var leader: UInt64 = 0
+    /// Field `raftIndex` = 5.
+    public var raftIndex: UInt64 = 0
+    /// Field `raftTerm` = 6.
+    public var raftTerm: UInt64 = 0
+    /// Field `raftAppliedIndex` = 7.
+    public var raftAppliedIndex: UInt64 = 0
+    /// Field `errors` = 8.
+    public var errors: [String] = []
+    /// Field `dbSizeInUse` = 9.
+    public var dbSizeInUse: Int64 = 0
+    /// Field `isLearner` = 10.
+    public var isLearner: Bool = false
     /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthUserListResponse"
+    public static let protoMessageName = "etcdserverpb.StatusResponse"
     /// A message with every field at its default.
     @inlinable public init() {}
 }
 
-/// Protobuf message `etcdserverpb.AuthRoleDeleteResponse`.
-public struct Etcdserverpb_AuthRoleDeleteResponse: ProtoMessage, Sendable, Equatable {
-    /// Field `header` = 1.
-    public var header: Etcdserverpb_ResponseHeader? = nil
+/// Protobuf message `etcdserverpb.AuthEnableRequest`.
+public struct Etcdserverpb_AuthEnableRequest: ProtoMessage, Sendable, Equatable {
     /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthRoleDeleteResponse"
+    public static let protoMessageName = "etcdserverpb.AuthEnableRequest"
     /// A message with every field at its default.
     @inlinable public init() {}
 }
 
-/// Protobuf message `etcdserverpb.AuthRoleGrantPermissionResponse`.
-public struct Etcdserverpb_AuthRoleGrantPermissionResponse: ProtoMessage, Sendable, Equatable {
-    /// Field `header` = 1.
-    public var header: Etcdserverpb_ResponseHeader? = nil
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthRoleGrantPermissionResponse"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `etcdserverpb.AuthRoleRevokePermissionResponse`.
-public struct Etcdserverpb_AuthRoleRevokePermissionResponse: ProtoMessage, Sendable, Equatable {
-    /// Field `header` = 1.
-    public var header: Etcdserverpb_ResponseHeader? = nil
-    /// Protobuf full name.
-    public static let protoMessageName = "etcdserverpb.AuthRoleRevokePermissionResponse"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-extension Etcdserverpb_AuthUserDeleteResponse {
+extension Etcdserverpb_DefragmentRequest {
     public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthUserDeleteResponse()
-        etcdserverpb__auth_user_delete_response__init(&c)
+        var c = Etcdserverpb__DefragmentRequest()
+        etcdserverpb__defragment_request__init(&c)
         return UnsafeRawPointer(c.base.descriptor)
     }
     public static var _protobufCMayNestDeeply: Bool { false }
     public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthUserDeleteResponse.self))
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__DefragmentRequest.self))
     }
     public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
     public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
@@ -141,28 +157,60 @@ extension Etcdserverpb_AuthUserDeleteResponse {
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthUserDeleteResponse>) {
+    init(_c c: UnsafePointer<Etcdserverpb__DefragmentRequest>) {
+        self.init()
+    }
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__DefragmentRequest> {
+        let c = arena.allocate(Etcdserverpb__DefragmentRequest.self)
+        etcdserverpb__defragment_request__init(c)
+        return c
+    }
+}
+
+extension Etcdserverpb_DefragmentResponse {
+    public static var _protobufCDescriptor: UnsafeRawPointer {
+        var c = Etcdserverpb__DefragmentResponse()
+        etcdserverpb__defragment_response__init(&c)
+        return UnsafeRawPointer(c.base.descriptor)
+    }
+    public static var _protobufCMayNestDeeply: Bool { false }
+    public init(_protobufC message: UnsafeRawPointer) {
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__DefragmentResponse.self))
+    }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(in: &arena))
+    }
+    init(_c c: UnsafePointer<Etcdserverpb__DefragmentResponse>) {
         self.init()
         let m = c.pointee
         if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
     }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthUserDeleteResponse> {
-        let c = arena.allocate(Etcdserverpb__AuthUserDeleteResponse.self)
-        etcdserverpb__auth_user_delete_response__init(c)
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__DefragmentResponse> {
+        let c = arena.allocate(Etcdserverpb__DefragmentResponse.self)
+        etcdserverpb__defragment_response__init(c)
         if let v = header { c.pointee.header = v._c(in: &arena) }
         return c
     }
 }
 
-extension Etcdserverpb_AuthUserChangePasswordResponse {
+extension Etcdserverpb_MoveLeaderRequest {
     public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthUserChangePasswordResponse()
-        etcdserverpb__auth_user_change_password_response__init(&c)
+        var c = Etcdserverpb__MoveLeaderRequest()
+        etcdserverpb__move_leader_request__init(&c)
         return UnsafeRawPointer(c.base.descriptor)
     }
     public static var _protobufCMayNestDeeply: Bool { false }
     public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthUserChangePasswordResponse.self))
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MoveLeaderRequest.self))
     }
     public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
     public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
@@ -176,28 +224,63 @@ extension Etcdserverpb_AuthUserChangePasswordResponse {
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthUserChangePasswordResponse>) {
+    init(_c c: UnsafePointer<Etcdserverpb__MoveLeaderRequest>) {
+        self.init()
+        let m = c.pointee
+        targetID = m.targetid
+    }
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__MoveLeaderRequest> {
+        let c = arena.allocate(Etcdserverpb__MoveLeaderRequest.self)
+        etcdserverpb__move_leader_request__init(c)
+        c.pointee.targetid = targetID
+        return c
+    }
+}
+
+extension Etcdserverpb_MoveLeaderResponse {
+    public static var _protobufCDescriptor: UnsafeRawPointer {
+        var c = Etcdserverpb__MoveLeaderResponse()
+        etcdserverpb__move_leader_response__init(&c)
+        return UnsafeRawPointer(c.base.descriptor)
+    }
+    public static var _protobufCMayNestDeeply: Bool { false }
+    public init(_protobufC message: UnsafeRawPointer) {
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__MoveLeaderResponse.self))
+    }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(in: &arena))
+    }
+    init(_c c: UnsafePointer<Etcdserverpb__MoveLeaderResponse>) {
         self.init()
         let m = c.pointee
         if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
     }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthUserChangePasswordResponse> {
-        let c = arena.allocate(Etcdserverpb__AuthUserChangePasswordResponse.self)
-        etcdserverpb__auth_user_change_password_response__init(c)
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__MoveLeaderResponse> {
+        let c = arena.allocate(Etcdserverpb__MoveLeaderResponse.self)
+        etcdserverpb__move_leader_response__init(c)
         if let v = header { c.pointee.header = v._c(in: &arena) }
         return c
     }
 }
 
-extension Etcdserverpb_AuthUserGrantRoleResponse {
+extension Etcdserverpb_AlarmRequest {
     public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthUserGrantRoleResponse()
-        etcdserverpb__auth_user_grant_role_response__init(&c)
+        var c = Etcdserverpb__AlarmRequest()
+        etcdserverpb__alarm_request__init(&c)
         return UnsafeRawPointer(c.base.descriptor)
     }
     public static var _protobufCMayNestDeeply: Bool { false }
     public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthUserGrantRoleResponse.self))
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AlarmRequest.self))
     }
     public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
     public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
@@ -211,28 +294,32 @@ extension Etcdserverpb_AuthUserGrantRoleResponse {
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthUserGrantRoleResponse>) {
+    init(_c c: UnsafePointer<Etcdserverpb__AlarmRequest>) {
         self.init()
         let m = c.pointee
-        if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
+        action = Etcdserverpb_AlarmRequest.AlarmAction(rawValue: Int32(truncatingIfNeeded: m.action.rawValue))
+        memberID = m.memberid
+        alarm = Etcdserverpb_AlarmType(rawValue: Int32(truncatingIfNeeded: m.alarm.rawValue))
     }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthUserGrantRoleResponse> {
-        let c = arena.allocate(Etcdserverpb__AuthUserGrantRoleResponse.self)
-        etcdserverpb__auth_user_grant_role_response__init(c)
-        if let v = header { c.pointee.header = v._c(in: &arena) }
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AlarmRequest> {
+        let c = arena.allocate(Etcdserverpb__AlarmRequest.self)
+        etcdserverpb__alarm_request__init(c)
+        c.pointee.action = .init(rawValue: .init(truncatingIfNeeded: action.rawValue))
+        c.pointee.memberid = memberID
+        c.pointee.alarm = .init(rawValue: .init(truncatingIfNeeded: alarm.rawValue))
         return c
     }
 }
 
-extension Etcdserverpb_AuthUserRevokeRoleResponse {
+extension Etcdserverpb_AlarmMember {
     public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthUserRevokeRoleResponse()
-        etcdserverpb__auth_user_revoke_role_response__init(&c)
+        var c = Etcdserverpb__AlarmMember()
+        etcdserverpb__alarm_member__init(&c)
         return UnsafeRawPointer(c.base.descriptor)
     }
     public static var _protobufCMayNestDeeply: Bool { false }
     public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthUserRevokeRoleResponse.self))
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AlarmMember.self))
     }
     public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
     public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
@@ -246,28 +333,30 @@ extension Etcdserverpb_AuthUserRevokeRoleResponse {
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthUserRevokeRoleResponse>) {
+    init(_c c: UnsafePointer<Etcdserverpb__AlarmMember>) {
         self.init()
         let m = c.pointee
-        if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
+        memberID = m.memberid
+        alarm = Etcdserverpb_AlarmType(rawValue: Int32(truncatingIfNeeded: m.alarm.rawValue))
     }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthUserRevokeRoleResponse> {
-        let c = arena.allocate(Etcdserverpb__AuthUserRevokeRoleResponse.self)
-        etcdserverpb__auth_user_revoke_role_response__init(c)
-        if let v = header { c.pointee.header = v._c(in: &arena) }
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AlarmMember> {
+        let c = arena.allocate(Etcdserverpb__AlarmMember.self)
+        etcdserverpb__alarm_member__init(c)
+        c.pointee.memberid = memberID
+        c.pointee.alarm = .init(rawValue: .init(truncatingIfNeeded: alarm.rawValue))
         return c
     }
 }
 
-extension Etcdserverpb_AuthRoleAddResponse {
+extension Etcdserverpb_AlarmResponse {
     public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthRoleAddResponse()
-        etcdserverpb__auth_role_add_response__init(&c)
+        var c = Etcdserverpb__AlarmResponse()
+        etcdserverpb__alarm_response__init(&c)
         return UnsafeRawPointer(c.base.descriptor)
     }
     public static var _protobufCMayNestDeeply: Bool { false }
     public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthRoleAddResponse.self))
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AlarmResponse.self))
     }
     public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
     public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
@@ -281,70 +370,35 @@ extension Etcdserverpb_AuthRoleAddResponse {
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthRoleAddResponse>) {
+    init(_c c: UnsafePointer<Etcdserverpb__AlarmResponse>) {
         self.init()
         let m = c.pointee
         if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
+        alarms = _protoMessages(m.alarms, m.n_alarms) { Etcdserverpb_AlarmMember(_c: $0) }
     }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthRoleAddResponse> {
-        let c = arena.allocate(Etcdserverpb__AuthRoleAddResponse.self)
-        etcdserverpb__auth_role_add_response__init(c)
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AlarmResponse> {
+        let c = arena.allocate(Etcdserverpb__AlarmResponse.self)
+        etcdserverpb__alarm_response__init(c)
         if let v = header { c.pointee.header = v._c(in: &arena) }
-        return c
-    }
-}
-
-extension Etcdserverpb_AuthRoleGetResponse {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthRoleGetResponse()
-        etcdserverpb__auth_role_get_response__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthRoleGetResponse.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthRoleGetResponse>) {
-        self.init()
-        let m = c.pointee
-        if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
-        perm = _protoMessages(m.perm, m.n_perm) { Authpb_Permission(_c: $0) }
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthRoleGetResponse> {
-        let c = arena.allocate(Etcdserverpb__AuthRoleGetResponse.self)
-        etcdserverpb__auth_role_get_response__init(c)
-        if let v = header { c.pointee.header = v._c(in: &arena) }
-        if !perm.isEmpty {
-            let a = arena.allocate(into: &c.pointee.perm, count: perm.count)
-            for (i, e) in perm.enumerated() { a[i] = e._c(in: &arena) }
-            c.pointee.n_perm = perm.count
-            c.pointee.perm = a
+        if !alarms.isEmpty {
+            let a = arena.allocate(into: &c.pointee.alarms, count: alarms.count)
+            for (i, e) in alarms.enumerated() { a[i] = e._c(in: &arena) }
+            c.pointee.n_alarms = alarms.count
+            c.pointee.alarms = a
         }
         return c
     }
 }
 
-extension Etcdserverpb_AuthRoleListResponse {
+extension Etcdserverpb_StatusRequest {
     public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthRoleListResponse()
-        etcdserverpb__auth_role_list_response__init(&c)
+        var c = Etcdserverpb__StatusRequest()
+        etcdserverpb__status_request__init(&c)
         return UnsafeRawPointer(c.base.descriptor)
     }
     public static var _protobufCMayNestDeeply: Bool { false }
     public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthRoleListResponse.self))
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__StatusRequest.self))
     }
     public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
     public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
@@ -358,35 +412,83 @@ extension Etcdserverpb_AuthRoleListResponse {
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthRoleListResponse>) {
+    init(_c c: UnsafePointer<Etcdserverpb__StatusRequest>) {
+        self.init()
+    }
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__StatusRequest> {
+        let c = arena.allocate(Etcdserverpb__StatusRequest.self)
+        etcdserverpb__status_request__init(c)
+        return c
+    }
+}
+
+extension Etcdserverpb_StatusResponse {
+    public static var _protobufCDescriptor: UnsafeRawPointer {
+        var c = Etcdserverpb__StatusResponse()
+        etcdserverpb__status_response__init(&c)
+        return UnsafeRawPointer(c.base.descriptor)
+    }
+    public static var _protobufCMayNestDeeply: Bool { false }
+    public init(_protobufC message: UnsafeRawPointer) {
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__StatusResponse.self))
+    }
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
+        self = try _protoDecode(bytes)
+    }
+    public func serializedSize() -> Int { _protoSerializedSize(self) }
+    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
+    @discardableResult
+    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
+    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(_c(in: &arena))
+    }
+    init(_c c: UnsafePointer<Etcdserverpb__StatusResponse>) {
         self.init()
         let m = c.pointee
         if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
-        roles = _protoRepeated(m.roles, m.n_roles) { _protoString($0) }
+        version = _protoString(m.version)
+        dbSize = m.dbsize
+        leader = m.leader
+        raftIndex = m.raftindex
+        raftTerm = m.raftterm
+        raftAppliedIndex = m.raftappliedindex
+        errors = _protoRepeated(m.errors, m.n_errors) { _protoString($0) }
+        dbSizeInUse = m.dbsizeinuse
+        isLearner = (m.islearner != 0)
     }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthRoleListResponse> {
-        let c = arena.allocate(Etcdserverpb__AuthRoleListResponse.self)
-        etcdserverpb__auth_role_list_response__init(c)
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__StatusResponse> {
+        let c = arena.allocate(Etcdserverpb__StatusResponse.self)
+        etcdserverpb__status_response__init(c)
         if let v = header { c.pointee.header = v._c(in: &arena) }
-        if !roles.isEmpty {
-            let a = arena.allocate(into: &c.pointee.roles, count: roles.count)
-            for (i, e) in roles.enumerated() { a[i] = arena.cString(e) }
-            c.pointee.n_roles = roles.count
-            c.pointee.roles = a
+        if !version.isEmpty { c.pointee.version = arena.cString(version) }
+        c.pointee.dbsize = dbSize
+        c.pointee.leader = leader
+        c.pointee.raftindex = raftIndex
+        c.pointee.raftterm = raftTerm
+        c.pointee.raftappliedindex = raftAppliedIndex
+        if !errors.isEmpty {
+            let a = arena.allocate(into: &c.pointee.errors, count: errors.count)
+            for (i, e) in errors.enumerated() { a[i] = arena.cString(e) }
+            c.pointee.n_errors = errors.count
+            c.pointee.errors = a
         }
+        c.pointee.dbsizeinuse = dbSizeInUse
+        if isLearner { c.pointee.islearner = 1 }
         return c
     }
 }
 
-extension Etcdserverpb_AuthUserListResponse {
+extension Etcdserverpb_AuthEnableRequest {
     public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthUserListResponse()
-        etcdserverpb__auth_user_list_response__init(&c)
+        var c = Etcdserverpb__AuthEnableRequest()
+        etcdserverpb__auth_enable_request__init(&c)
         return UnsafeRawPointer(c.base.descriptor)
     }
     public static var _protobufCMayNestDeeply: Bool { false }
     public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthUserListResponse.self))
+        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthEnableRequest.self))
     }
     public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
     public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
@@ -400,127 +502,12 @@ extension Etcdserverpb_AuthUserListResponse {
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthUserListResponse>) {
+    init(_c c: UnsafePointer<Etcdserverpb__AuthEnableRequest>) {
         self.init()
-        let m = c.pointee
-        if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
-        users = _protoRepeated(m.users, m.n_users) { _protoString($0) }
     }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthUserListResponse> {
-        let c = arena.allocate(Etcdserverpb__AuthUserListResponse.self)
-        etcdserverpb__auth_user_list_response__init(c)
-        if let v = header { c.pointee.header = v._c(in: &arena) }
-        if !users.isEmpty {
-            let a = arena.allocate(into: &c.pointee.users, count: users.count)
-            for (i, e) in users.enumerated() { a[i] = arena.cString(e) }
-            c.pointee.n_users = users.count
-            c.pointee.users = a
-        }
-        return c
-    }
-}
-
-extension Etcdserverpb_AuthRoleDeleteResponse {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthRoleDeleteResponse()
-        etcdserverpb__auth_role_delete_response__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthRoleDeleteResponse.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthRoleDeleteResponse>) {
-        self.init()
-        let m = c.pointee
-        if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthRoleDeleteResponse> {
-        let c = arena.allocate(Etcdserverpb__AuthRoleDeleteResponse.self)
-        etcdserverpb__auth_role_delete_response__init(c)
-        if let v = header { c.pointee.header = v._c(in: &arena) }
-        return c
-    }
-}
-
-extension Etcdserverpb_AuthRoleGrantPermissionResponse {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthRoleGrantPermissionResponse()
-        etcdserverpb__auth_role_grant_permission_response__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthRoleGrantPermissionResponse.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthRoleGrantPermissionResponse>) {
-        self.init()
-        let m = c.pointee
-        if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthRoleGrantPermissionResponse> {
-        let c = arena.allocate(Etcdserverpb__AuthRoleGrantPermissionResponse.self)
-        etcdserverpb__auth_role_grant_permission_response__init(c)
-        if let v = header { c.pointee.header = v._c(in: &arena) }
-        return c
-    }
-}
-
-extension Etcdserverpb_AuthRoleRevokePermissionResponse {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Etcdserverpb__AuthRoleRevokePermissionResponse()
-        etcdserverpb__auth_role_revoke_permission_response__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Etcdserverpb__AuthRoleRevokePermissionResponse.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Etcdserverpb__AuthRoleRevokePermissionResponse>) {
-        self.init()
-        let m = c.pointee
-        if let p = m.header { header = Etcdserverpb_ResponseHeader(_c: p) }
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthRoleRevokePermissionResponse> {
-        let c = arena.allocate(Etcdserverpb__AuthRoleRevokePermissionResponse.self)
-        etcdserverpb__auth_role_revoke_permission_response__init(c)
-        if let v = header { c.pointee.header = v._c(in: &arena) }
+    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Etcdserverpb__AuthEnableRequest> {
+        let c = arena.allocate(Etcdserverpb__AuthEnableRequest.self)
+        etcdserverpb__auth_enable_request__init(c)
         return c
     }
 }

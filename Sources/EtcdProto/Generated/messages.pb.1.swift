@@ -167,28 +167,6 @@ public struct Grpc_Testing_StreamingOutputCallResponse: ProtoMessage, Sendable, 
     @inlinable public init() {}
 }
 
-/// Protobuf message `grpc.testing.ReconnectParams`.
-public struct Grpc_Testing_ReconnectParams: ProtoMessage, Sendable, Equatable {
-    /// Field `max_reconnect_backoff_ms` = 1.
-    public var maxReconnectBackoffMs: Int32 = 0
-    /// Protobuf full name.
-    public static let protoMessageName = "grpc.testing.ReconnectParams"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
-/// Protobuf message `grpc.testing.ReconnectInfo`.
-public struct Grpc_Testing_ReconnectInfo: ProtoMessage, Sendable, Equatable {
-    /// Field `passed` = 1.
-    public var passed: Bool = false
-    /// Field `backoff_ms` = 2.
-    public var backoffMs: [Int32] = []
-    /// Protobuf full name.
-    public static let protoMessageName = "grpc.testing.ReconnectInfo"
-    /// A message with every field at its default.
-    @inlinable public init() {}
-}
-
 extension Grpc_Testing_BoolValue {
     public static var _protobufCDescriptor: UnsafeRawPointer {
         var c = Grpc__Testing__BoolValue()
@@ -584,83 +562,6 @@ extension Grpc_Testing_StreamingOutputCallResponse {
         let c = arena.allocate(Grpc__Testing__StreamingOutputCallResponse.self)
         grpc__testing__streaming_output_call_response__init(c)
         if let v = payload { c.pointee.payload = v._c(in: &arena) }
-        return c
-    }
-}
-
-extension Grpc_Testing_ReconnectParams {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Grpc__Testing__ReconnectParams()
-        grpc__testing__reconnect_params__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Grpc__Testing__ReconnectParams.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Grpc__Testing__ReconnectParams>) {
-        self.init()
-        let m = c.pointee
-        maxReconnectBackoffMs = m.max_reconnect_backoff_ms
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__ReconnectParams> {
-        let c = arena.allocate(Grpc__Testing__ReconnectParams.self)
-        grpc__testing__reconnect_params__init(c)
-        c.pointee.max_reconnect_backoff_ms = maxReconnectBackoffMs
-        return c
-    }
-}
-
-extension Grpc_Testing_ReconnectInfo {
-    public static var _protobufCDescriptor: UnsafeRawPointer {
-        var c = Grpc__Testing__ReconnectInfo()
-        grpc__testing__reconnect_info__init(&c)
-        return UnsafeRawPointer(c.base.descriptor)
-    }
-    public static var _protobufCMayNestDeeply: Bool { false }
-    public init(_protobufC message: UnsafeRawPointer) {
-        self.init(_c: message.assumingMemoryBound(to: Grpc__Testing__ReconnectInfo.self))
-    }
-    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) { self = try _protoDecode(bytes) }
-    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(ProtoDecodingError) {
-        self = try _protoDecode(bytes)
-    }
-    public func serializedSize() -> Int { _protoSerializedSize(self) }
-    public func serializedBytes() -> [UInt8] { _protoSerializedBytes(self) }
-    @discardableResult
-    public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
-    public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
-    public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(_c(in: &arena))
-    }
-    init(_c c: UnsafePointer<Grpc__Testing__ReconnectInfo>) {
-        self.init()
-        let m = c.pointee
-        passed = (m.passed != 0)
-        backoffMs = _protoRepeatedCopy(m.backoff_ms, m.n_backoff_ms)
-    }
-    func _c(in arena: inout ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__ReconnectInfo> {
-        let c = arena.allocate(Grpc__Testing__ReconnectInfo.self)
-        grpc__testing__reconnect_info__init(c)
-        if passed { c.pointee.passed = 1 }
-        if !backoffMs.isEmpty {
-            let a = arena.allocate(into: &c.pointee.backoff_ms, count: backoffMs.count)
-            for (i, e) in backoffMs.enumerated() { a[i] = e }
-            c.pointee.n_backoff_ms = backoffMs.count
-            c.pointee.backoff_ms = a
-        }
         return c
     }
 }
