@@ -44,6 +44,7 @@ let package = Package(
         .target(name: "Storage", dependencies: ["CLMDB"]),
         // Revisions, key index, range/put/delete/txn, compaction.
         .target(name: "MVCC", dependencies: ["Storage"]),
+        .target(name: "Lease", dependencies: ["Storage"]),
         // Member lifecycle, apply loop, request pipeline.
         .target(name: "Server", dependencies: [
             "Storage", "MVCC", "Raft", "EtcdProto",
@@ -85,6 +86,7 @@ let package = Package(
         .testTarget(name: "EtcdProtoTests", dependencies: ["EtcdProto"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Storage"]),
+        .testTarget(name: "LeaseTests", dependencies: ["Lease", "Storage"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "APITests", dependencies: ["API", "Server", "EtcdProto"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "MVCC", "Storage", "EtcdProto"]),

@@ -50,6 +50,10 @@ public protocol ProtoMessage: Sendable, Equatable {
     func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int
     /// Appends the encoding to `bytes`.
     func serialize(appendingTo bytes: inout [UInt8])
+    /// Builds the C form once and calls `body` with the encoded size and a `write` function
+    /// that packs the message at the start of a buffer of at least that size (returning the
+    /// bytes written): one build for size + pack, e.g. straight into a NIO `ByteBuffer`.
+    func withSerializer<R>(_ body: (_ size: Int, _ write: (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R
 
     /// The `ProtobufCMessageDescriptor` of the C twin.
     static var _protobufCDescriptor: UnsafeRawPointer { get }
@@ -148,6 +152,20 @@ func _protoSerialize<M: ProtoMessage>(_ message: M, appendingTo bytes: inout [UI
         bytes.append(contentsOf: repeatElement(0, count: size))
         bytes.withUnsafeMutableBufferPointer { buffer in
             _ = protobuf_c_message_pack(c, buffer.baseAddress! + start)
+        }
+    }
+}
+
+@inline(__always)
+func _protoWithSerializer<M: ProtoMessage, R>(
+    _ message: M, _ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R
+) -> R {
+    _protoWithC(message) { c in
+        let size = protobuf_c_message_get_packed_size(c)
+        return body(size) { buffer in
+            precondition(buffer.count >= size, "buffer too small for \(M.protoMessageName)")
+            guard size > 0 else { return 0 }
+            return protobuf_c_message_pack(c, buffer.baseAddress!.assumingMemoryBound(to: UInt8.self))
         }
     }
 }

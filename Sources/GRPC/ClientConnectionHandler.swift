@@ -59,6 +59,12 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         if context.channel.isActive { flush() }
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        // Breaks the handler -> loopBound -> handler cycle.
+        self.loopBound = nil
+        self.context = nil
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         flush()
         context.fireChannelActive()

@@ -64,7 +64,7 @@ public final class GRPCClient: Sendable {
             return try handler.start(path: path, metadata: metadata, timeout: timeout, messages: messages, end: end,
                                      responses: continuation).get()
         }.get()
-        return GRPCClientCall(channel: channel, streamID: started.0, responses: MessageStream(base: stream),
+        return GRPCClientCall(channel: channel, streamID: started.0, responses: MessageStream(base: stream, onRead: nil),
                               headersFuture: started.1, outcomeFuture: started.2)
     }
 }

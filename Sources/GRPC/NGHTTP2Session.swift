@@ -37,6 +37,8 @@ final class NGHTTP2Session {
         var connectionWindowSize: Int32 = 64 << 20
         var maxFrameSize: UInt32 = 16384
         var maxHeaderListSize: UInt32 = 1 << 20
+        /// When true the owner returns received bytes to the windows itself (``consume(streamID:connection:stream:)``).
+        var manualWindowUpdates = false
     }
 
     init(server: Bool, delegate: any NGHTTP2SessionDelegate, settings: Settings) {
@@ -51,6 +53,7 @@ final class NGHTTP2Session {
         // Closed streams are not kept for priority bookkeeping; gRPC does not use priorities.
         nghttp2_option_set_no_closed_streams(option, 1)
         nghttp2_option_set_max_send_header_block_length(option, 1 << 20)
+        if settings.manualWindowUpdates { nghttp2_option_set_no_auto_window_update(option, 1) }
         var s: OpaquePointer?
         let userData = Unmanaged.passUnretained(self).toOpaque()
         let rc = server
@@ -128,6 +131,12 @@ final class NGHTTP2Session {
     /// EOF | NO_END_STREAM.
     func submitTrailer(streamID: Int32, headers: HeaderBlock) {
         _ = headers.withNV { nva, count in nghttp2_submit_trailer(session, streamID, nva, count) }
+    }
+
+    /// Marks received DATA bytes as processed so that WINDOW_UPDATEs reopen the windows.
+    func consume(streamID: Int32, connection: Int, stream: Int) {
+        if connection > 0 { nghttp2_session_consume_connection(session, connection) }
+        if stream > 0 { nghttp2_session_consume_stream(session, streamID, stream) }
     }
 
     func resumeData(streamID: Int32) {

@@ -34,6 +34,10 @@ public final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandl
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .done = state {
+            context.fireChannelRead(data)
+            return
+        }
         var bytes = unwrapInboundIn(data)
         if buffered == nil {
             buffered = bytes

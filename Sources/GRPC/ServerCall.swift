@@ -7,13 +7,23 @@ import NIOCore
 public struct MessageStream: AsyncSequence, Sendable {
     public typealias Element = ByteBuffer
     let base: AsyncThrowingStream<ByteBuffer, any Error>
+    /// Told how many wire bytes each message took once the reader has it (drives the stream's receive window).
+    let onRead: (@Sendable (Int) -> Void)?
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         var base: AsyncThrowingStream<ByteBuffer, any Error>.AsyncIterator
-        public mutating func next() async throws -> ByteBuffer? { try await base.next() }
+        let onRead: (@Sendable (Int) -> Void)?
+
+        public mutating func next() async throws -> ByteBuffer? {
+            let message = try await base.next()
+            if let message, let onRead { onRead(message.readableBytes + 5) }
+            return message
+        }
     }
 
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator()) }
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(base: base.makeAsyncIterator(), onRead: onRead)
+    }
 }
 
 /// The messages a client streams to a server handler.
@@ -69,6 +79,10 @@ final class ServerCall {
     var deframer: MessageDeframer
     // Running state.
     var requests: AsyncThrowingStream<ByteBuffer, any Error>.Continuation?
+    /// Wire bytes of messages handed to `requests` that the handler has not read yet.
+    var unread = 0
+    /// Received bytes not yet returned to the peer's stream window because `unread` is too high.
+    var owed = 0
     var task: Task<Void, Never>?
     var deadlineTask: Scheduled<Void>?
     var response: ResponseMetadata?

@@ -13,6 +13,9 @@ public struct GRPCServerConfiguration: Sendable {
     public var connectionWindowSize: Int32 = 64 << 20
     /// Bytes of one call's output that may wait for the peer before `ResponseStream.send` suspends.
     public var responseHighWaterMark: Int = 1 << 20
+    /// Bytes of request messages a streaming handler may leave unread before the stream's receive window
+    /// stops reopening (the client then waits; other streams on the connection carry on).
+    public var requestBufferLimit: Int = 1 << 20
 
     public init() {}
 }
@@ -61,12 +64,14 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
         settings.maxConcurrentStreams = configuration.maxConcurrentStreams
         settings.initialWindowSize = configuration.initialWindowSize
         settings.connectionWindowSize = configuration.connectionWindowSize
+        settings.manualWindowUpdates = true
         session = NGHTTP2Session(server: true, delegate: self, settings: settings)
         if context.channel.isActive { flush() }
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
         teardown()
+        // Breaks the handler -> loopBound -> handler cycle.
         self.context = nil
         self.loopBound = nil
     }
@@ -227,7 +232,11 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
             let (stream, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
             call.requests = continuation
             call.phase = .running
-            let requests = RequestStream(base: stream)
+            let id = call.id
+            let bound = loopBound!
+            let requests = RequestStream(base: stream, onRead: { bytes in
+                bound.eventLoop.execute { bound.value.requestRead(streamID: id, bytes: bytes) }
+            })
             let responses = ResponseStream(connection: loopBound!, streamID: call.id, response: response)
             spawn(call) { try await h(requests, responses, context) }
         }
@@ -258,7 +267,10 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
                 break
             }
         case .running:
-            call.requests?.yield(message)
+            if let requests = call.requests {
+                call.unread += message.readableBytes + 5
+                requests.yield(message)
+            }
         case .headers, .finished:
             break
         }
@@ -293,6 +305,17 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
             call.requests = nil
         case .headers, .finished:
             break
+        }
+    }
+
+    /// A streaming handler has read a message: reopen the stream window if it was held back.
+    func requestRead(streamID: Int32, bytes: Int) {
+        guard let call = calls[streamID] else { return }
+        call.unread -= bytes
+        if call.owed > 0 && call.unread < configuration.requestBufferLimit {
+            session?.consume(streamID: streamID, connection: 0, stream: call.owed)
+            call.owed = 0
+            scheduleFlush()
         }
     }
 
@@ -412,7 +435,19 @@ extension ServerConnectionHandler: NGHTTP2SessionDelegate {
     }
 
     func sessionData(streamID: Int32, bytes: UnsafeRawBufferPointer) {
-        guard let call = calls[streamID] else { return }
+        guard let session else { return }
+        guard let call = calls[streamID] else {
+            session.consume(streamID: streamID, connection: bytes.count, stream: bytes.count)
+            return
+        }
+        // The connection window always reopens at once (as grpc-go does); a stream's window waits while its
+        // handler has much unread input.
+        if call.requests != nil && call.unread >= configuration.requestBufferLimit {
+            session.consume(streamID: streamID, connection: bytes.count, stream: 0)
+            call.owed += bytes.count
+        } else {
+            session.consume(streamID: streamID, connection: bytes.count, stream: bytes.count)
+        }
         switch call.phase {
         case .awaitingMessage, .running: break
         default: return

@@ -3,9 +3,8 @@ import Storage
 /// The multi-version key-value store on an LMDB `Backend` (etcd's mvcc store).
 ///
 /// Concurrency: exactly one writer at a time (the apply loop: `write()`, `beginBatch()`,
-/// `compact(_:)`) and any
-/// number of concurrent `read()` views. A view pins an LMDB snapshot, so the writer never waits
-/// for readers; the in-memory index is shared under a writer-preferring reader-writer lock held
+/// `compact(_:)`) and any number of concurrent `read()` views. A view pins an LMDB snapshot, so
+/// the writer never waits for readers; the in-memory index is shared under a writer-preferring reader-writer lock held
 /// only for index lookups and updates, never across disk reads.
 ///
 /// `@unchecked Sendable`: `index` is a `Guarded` (its own lock), `backend` is Sendable and the

@@ -110,34 +110,67 @@ final class MemberStorage: EntryLog, @unchecked Sendable {
 
     // MARK: Writes (apply thread)
 
-    /// Runs `body` in one write txn that also records `index` as applied. When `body` fails the
-    /// txn's changes are dropped, but the index is still recorded: the entry was applied, with
-    /// an error as its result.
-    func write<R>(index: UInt64, _ body: (StoreWriter) throws(ServerError) -> R) throws(ServerError) -> R {
-        let txn: WriteTxn
-        do { txn = try store.write() } catch { throw ServerError(error) }
-        let result: R
+    /// Starts applying a run of entries; see `ApplySession`.
+    func beginApply() -> ApplySession { ApplySession(store: store) }
+}
+
+/// The writes of one run of applied entries, sharing one LMDB commit: nothing is visible to readers
+/// (and no proposer may be answered) before `finish`. Apply thread only; not Sendable.
+final class ApplySession {
+    private let store: KVStore
+    private var batch: WriteBatch?
+    /// What each committed write changed, in order, for watchers.
+    private(set) var changes: [(events: [Event], revision: Int64)] = []
+
+    init(store: KVStore) { self.store = store }
+
+    var currentRevision: Int64 { batch?.rev ?? store.currentRevision }
+
+    /// Runs `body` in the next write txn of the batch; a failing body leaves no change behind.
+    func write<R>(_ body: (StoreWriter) throws(ServerError) -> R) throws(ServerError) -> R {
         do {
-            result = try body(StoreWriter(txn: txn, firstRevision: store.compactedRevision + 1))
-        } catch {
-            txn.rollback()
-            recordApplied(index)
+            if batch == nil { batch = try store.beginBatch() }
+            let txn = try batch!.write()
+            let result: R
+            do {
+                result = try body(StoreWriter(txn: txn, firstRevision: store.compactedRevision + 1))
+            } catch {
+                txn.rollback()
+                throw error
+            }
+            let events = try txn.end()
+            if !events.isEmpty { changes.append((events, txn.rev)) }
+            return result
+        } catch let error as ServerError {
             throw error
+        } catch {
+            throw ServerError(error)
         }
-        txn.setConsistentIndex(index)
-        do { try txn.end() } catch { throw ServerError(error) }
-        return result
     }
 
-    /// Records `index` as applied for an entry that changes no key.
-    func recordApplied(_ index: UInt64) {
-        guard let txn = try? store.write() else { return }
-        txn.setConsistentIndex(index)
-        _ = try? txn.end()
-    }
-
+    /// Compaction cannot run inside a batch: what is pending is committed first.
     func compact(_ revision: Int64) throws(ServerError) {
-        do { try store.compact(revision) } catch { throw ServerError(error) }
+        do {
+            try batch?.commit()
+            batch = nil
+            try store.compact(revision)
+        } catch { throw ServerError(error) }
+    }
+
+    /// Records `index` as applied and commits everything.
+    func finish(appliedIndex index: UInt64) throws(ServerError) {
+        do {
+            if batch == nil { batch = try store.beginBatch() }
+            let txn = try batch!.write()
+            txn.setConsistentIndex(index)
+            try txn.end()
+            try batch!.commit()
+            batch = nil
+        } catch {
+            batch?.abort()
+            batch = nil
+            throw ServerError(error)
+        }
     }
 }
 

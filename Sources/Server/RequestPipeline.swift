@@ -39,6 +39,8 @@ public enum ApplyResult: Sendable {
     case compaction(Etcdserverpb_CompactionResponse)
     case none
     case failure(ServerError)
+
+    var isFailure: Bool { if case .failure = self { true } else { false } }
 }
 
 /// A request on its way through the pipeline. The decoded request travels with its bytes so the

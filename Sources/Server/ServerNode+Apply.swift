@@ -6,11 +6,19 @@ import Logging
 extension ServerNode {
     func applyBatch(_ batch: [(LogEntry, Proposal?)]) {
         guard let last = batch.last else { return }
+        let session = storage.beginApply()
         var answers: [(@Sendable (ApplyResult) -> Void, ApplyResult)] = []
         answers.reserveCapacity(batch.count)
         for (entry, proposal) in batch {
-            let result = apply(entry, request: proposal?.request)
+            let result = apply(entry, request: proposal?.request, in: session)
             if let completion = proposal?.completion { answers.append((completion, result)) }
+        }
+        do {
+            try session.finish(appliedIndex: last.0.index)
+        } catch {
+            // Nothing of the batch was kept: every write in it failed.
+            logger.error("apply: cannot commit entries up to \(last.0.index): \(error)")
+            for i in answers.indices where !answers[i].1.isFailure { answers[i].1 = .failure(error) }
         }
         progress.withLock {
             $0.appliedIndex = last.0.index
@@ -19,7 +27,9 @@ extension ServerNode {
         for (completion, result) in answers { completion(result) }
     }
 
-    private func apply(_ entry: LogEntry, request known: Etcdserverpb_InternalRaftRequest?) -> ApplyResult {
+    private func apply(_ entry: LogEntry, request known: Etcdserverpb_InternalRaftRequest?,
+                       in session: ApplySession) -> ApplyResult
+    {
         guard entry.kind == .normal, !entry.data.isEmpty else { return .none }
         guard let request = known ?? (try? Etcdserverpb_InternalRaftRequest(serializedBytes: entry.data)) else {
             logger.error("skipping an undecodable entry at index \(entry.index)")
@@ -27,21 +37,19 @@ extension ServerNode {
         }
         do throws(ServerError) {
             if let put = request.put {
-                return .put(try storage.write(index: entry.index) { w throws(ServerError) in try KVApply.put(put, in: w) })
+                return .put(try session.write { w throws(ServerError) in try KVApply.put(put, in: w) })
             }
             if let delete = request.deleteRange {
-                return .deleteRange(try storage.write(index: entry.index) { w throws(ServerError) in
-                    try KVApply.deleteRange(delete, in: w)
-                })
+                return .deleteRange(try session.write { w throws(ServerError) in try KVApply.deleteRange(delete, in: w) })
             }
             if let txn = request.txn {
-                return .txn(try storage.write(index: entry.index) { w throws(ServerError) in try KVApply.txn(txn, in: w) })
+                return .txn(try session.write { w throws(ServerError) in try KVApply.txn(txn, in: w) })
             }
             if let compaction = request.compaction {
-                try storage.compact(compaction.revision)
+                try session.compact(compaction.revision)
                 var response = Etcdserverpb_CompactionResponse()
                 var header = Etcdserverpb_ResponseHeader()
-                header.revision = storage.currentRevision
+                header.revision = session.currentRevision
                 response.header = header
                 return .compaction(response)
             }

@@ -85,3 +85,31 @@ final class MessageTests: XCTestCase {
         XCTAssertEqual(Etcdserverpb_RangeRequest.protoMessageName, "etcdserverpb.RangeRequest")
     }
 }
+
+extension MessageTests {
+    func testWithSerializerBuildsOnceAndWritesExactly() {
+        var m = Etcdserverpb_PutRequest()
+        m.key = Array("k".utf8)
+        m.value = [UInt8](repeating: 9, count: 300)
+        let expected = m.serializedBytes()
+        let out: [UInt8] = m.withSerializer { size, write in
+            XCTAssertEqual(size, expected.count)
+            var buffer = [UInt8](repeating: 0, count: size + 5)
+            let written = buffer.withUnsafeMutableBytes { write(UnsafeMutableRawBufferPointer(rebasing: $0[5...])) }
+            XCTAssertEqual(written, size)
+            return Array(buffer[5...])
+        }
+        XCTAssertEqual(out, expected)
+    }
+
+    /// Generic callers (the gRPC router) go through the protocol requirements.
+    func testGenericRoundTrip() throws {
+        func roundTrip<M: ProtoMessage>(_ m: M) throws(ProtoDecodingError) -> M {
+            try M(serializedBytes: m.serializedBytes())
+        }
+        var r = Etcdserverpb_RangeRequest()
+        r.key = [1, 2]
+        r.limit = 3
+        XCTAssertEqual(try roundTrip(r), r)
+    }
+}

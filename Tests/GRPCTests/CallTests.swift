@@ -1,6 +1,13 @@
 import GRPC
 import NIOCore
+import Synchronization
 import XCTest
+
+final class SendCounter: Sendable {
+    private let count = Mutex(0)
+    func increment() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
+}
 
 final class CallTests: XCTestCase {
     func testUnaryEcho() async throws {
@@ -196,6 +203,33 @@ final class CallTests: XCTestCase {
             }
             try await group.waitForAll()
         }
+        await client.close()
+        await server.stop()
+    }
+
+    func testUnreadRequestsHoldBackTheStreamWindow() async throws {
+        let server = try await TestServer.start()
+        let client = try await server.client()
+        let call = try await client.makeCall("/test.Echo/GatedSum")
+        await server.events.wait(for: "gated started")
+        let sent = SendCounter()
+        let sender = Task {
+            for _ in 0..<48 {
+                try await call.send(ByteBuffer(repeating: 3, count: 1 << 20))
+                sent.increment()
+            }
+            call.closeSend()
+        }
+        // The handler reads nothing yet: the client gets about one stream window (8 MiB) plus the buffers on
+        // each side through, then its sends stall.
+        while sent.value < 8 { try await Task.sleep(for: .milliseconds(10)) }
+        try await Task.sleep(for: .milliseconds(300))
+        XCTAssertLessThan(sent.value, 20)
+        server.events.record("open gate")
+        try await sender.value
+        var total: UInt64 = 0
+        for try await var m in call.responses { total = m.readInteger() ?? 0 }
+        XCTAssertEqual(total, 48 << 20)
         await client.close()
         await server.stop()
     }

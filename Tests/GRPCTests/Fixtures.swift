@@ -119,6 +119,15 @@ func makeTestRouter(events: EventLog) -> GRPCRouter {
         b.writeInteger(UInt32(total))
         try await responses.send(b)
     }
+    router.addClientStreaming("/test.Echo/GatedSum") { requests, responses, _ in
+        events.record("gated started")
+        await events.wait(for: "open gate", seconds: 60)
+        var total = 0
+        for try await m in requests { total += m.readableBytes }
+        var b = ByteBuffer()
+        b.writeInteger(UInt64(total))
+        try await responses.send(b)
+    }
     router.addBidiStreaming("/test.Echo/Bidi") { requests, responses, context in
         responses.setHeaders(Metadata([("x-bidi", "yes")]))
         for try await m in requests {

@@ -44,3 +44,12 @@ extension TestCluster {
         (applied[id] ?? []).filter { $0.type == .normal && !$0.data.isEmpty }.map(\.data)
     }
 }
+
+/// A founding member's storage: the membership lives in a snapshot at (index 1, term 1), so that
+/// members added later learn it from the leader's snapshot rather than from an incomplete log.
+func bootstrapStorage(voters: [UInt64]) -> MemoryStorage {
+    let s = MemoryStorage()
+    try! s.applySnapshot(Snapshot(metadata: SnapshotMetadata(confState: ConfState(voters: voters), index: 1, term: 1)))
+    s.setHardState(HardState(term: 1, commit: 1))
+    return s
+}

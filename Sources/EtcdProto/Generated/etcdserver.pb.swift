@@ -76,6 +76,9 @@ extension Etcdserverpb_Request {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -143,6 +146,9 @@ extension Etcdserverpb_Metadata {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }

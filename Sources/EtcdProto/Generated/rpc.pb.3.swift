@@ -189,6 +189,9 @@ extension Etcdserverpb_WatchRequest {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -240,6 +243,9 @@ extension Etcdserverpb_WatchCreateRequest {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -294,6 +300,9 @@ extension Etcdserverpb_WatchCancelRequest {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -329,6 +338,9 @@ extension Etcdserverpb_WatchProgressRequest {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -361,6 +373,9 @@ extension Etcdserverpb_WatchResponse {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -415,6 +430,9 @@ extension Etcdserverpb_LeaseGrantRequest {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -452,6 +470,9 @@ extension Etcdserverpb_LeaseGrantResponse {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -493,6 +514,9 @@ extension Etcdserverpb_LeaseRevokeRequest {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -528,6 +552,9 @@ extension Etcdserverpb_LeaseRevokeResponse {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -563,6 +590,9 @@ extension Etcdserverpb_LeaseCheckpoint {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }

@@ -128,6 +128,9 @@ extension Etcdserverpb_AuthUserListRequest {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -160,6 +163,9 @@ extension Etcdserverpb_AuthRoleListRequest {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -192,6 +198,9 @@ extension Etcdserverpb_AuthRoleDeleteRequest {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -227,6 +236,9 @@ extension Etcdserverpb_AuthRoleGrantPermissionRequest {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -264,6 +276,9 @@ extension Etcdserverpb_AuthRoleRevokePermissionRequest {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -303,6 +318,9 @@ extension Etcdserverpb_AuthEnableResponse {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -338,6 +356,9 @@ extension Etcdserverpb_AuthDisableResponse {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -373,6 +394,9 @@ extension Etcdserverpb_AuthenticateResponse {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -410,6 +434,9 @@ extension Etcdserverpb_AuthUserAddResponse {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -445,6 +472,9 @@ extension Etcdserverpb_AuthUserGetResponse {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }

@@ -128,6 +128,9 @@ extension V3electionpb_CampaignRequest {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -167,6 +170,9 @@ extension V3electionpb_CampaignResponse {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -204,6 +210,9 @@ extension V3electionpb_LeaderKey {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -245,6 +254,9 @@ extension V3electionpb_LeaderRequest {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -280,6 +292,9 @@ extension V3electionpb_LeaderResponse {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -317,6 +332,9 @@ extension V3electionpb_ResignRequest {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -352,6 +370,9 @@ extension V3electionpb_ResignResponse {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -387,6 +408,9 @@ extension V3electionpb_ProclaimRequest {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -424,6 +448,9 @@ extension V3electionpb_ProclaimResponse {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }

@@ -66,6 +66,9 @@ extension V3lockpb_LockRequest {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -103,6 +106,9 @@ extension V3lockpb_LockResponse {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -140,6 +146,9 @@ extension V3lockpb_UnlockRequest {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
@@ -175,6 +184,9 @@ extension V3lockpb_UnlockResponse {
     @discardableResult
     public func serialize(into buffer: UnsafeMutableRawBufferPointer) -> Int { _protoSerialize(self, into: buffer) }
     public func serialize(appendingTo bytes: inout [UInt8]) { _protoSerialize(self, appendingTo: &bytes) }
+    public func withSerializer<R>(_ body: (Int, (UnsafeMutableRawBufferPointer) -> Int) -> R) -> R {
+        _protoWithSerializer(self, body)
+    }
     public func _protobufC(in arena: inout ProtoArena) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(_c(in: &arena))
     }
