@@ -35,10 +35,12 @@ enum ProtoCodec {
         }
     }
 
+    /// Builds the C message once for both its size and its bytes.
     static func encode<M: ProtoMessage>(_ message: M) -> ByteBuffer {
-        let size = message.serializedSize()
-        var buffer = allocator.buffer(capacity: size)
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { message.serialize(into: $0) }
-        return buffer
+        message.withSerializer { size, write in
+            var buffer = allocator.buffer(capacity: size)
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { write($0) }
+            return buffer
+        }
     }
 }
