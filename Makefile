@@ -4,7 +4,7 @@ DATA_DIR   ?= default.etcd
 BIN_DEBUG   = .build/debug/etcd-swift
 BIN_RELEASE = .build/release/etcd-swift
 
-.PHONY: deps build release run test unit proto-check integration e2e e2e-run interop bench clean
+.PHONY: deps build release run test unit proto-check integration e2e e2e-run interop interop-run bench clean
 
 deps:
 	tools/install-deps.sh
@@ -20,7 +20,7 @@ run: release
 	$(BIN_RELEASE) --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 --data-dir $(DATA_DIR)
 
 # The default suite: generated code fresh, unit tests, then the built binary driven by real clients.
-test: build proto-check unit integration e2e-run
+test: build proto-check unit integration e2e-run interop-run
 
 proto-check:
 	tools/gen-proto.sh --check
@@ -37,8 +37,11 @@ e2e-run:
 
 e2e: build e2e-run
 
-interop: build
-	tools/interop/run.sh
+# grpc.testing interop cases driven by a real grpcio client (installed from PyPI into a cache venv).
+interop-run:
+	tools/interop/run.sh $(dir $(BIN_DEBUG))interop-server
+
+interop: build interop-run
 
 bench: release
 	tools/bench.sh $(BIN_RELEASE)

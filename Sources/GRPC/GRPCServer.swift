@@ -6,6 +6,17 @@ import Synchronization
 ///
 /// One port can carry gRPC (HTTP/2 with prior knowledge) and HTTP/1.1: pass `http1Fallback` and every
 /// connection whose first bytes are not the HTTP/2 preface is handed to it.
+///
+/// ```swift
+/// let router = GRPCRouter()
+/// router.addUnary("/etcdserverpb.KV/Range") { request, context in ... }   // bytes in, bytes out
+/// let server = GRPCServer(router: router, http1Fallback: { channel in
+///     channel.pipeline.configureHTTPServerPipeline().flatMap { channel.pipeline.addHandler(MyHTTPHandler()) }
+/// })
+/// try await server.bind(host: "127.0.0.1", port: 2379, group: group)
+/// // or, behind an own bootstrap: .childChannelInitializer { server.configurePipeline($0) }
+/// await server.shutdownGracefully()
+/// ```
 public final class GRPCServer: Sendable {
     public let router: GRPCRouter
     public let configuration: GRPCServerConfiguration
@@ -54,7 +65,7 @@ public final class GRPCServer: Sendable {
                         try channel.pipeline.syncOperations.addHandler(
                             ServerConnectionHandler(router: router, configuration: configuration))
                     }
-                }, onOther: http1Fallback)
+                }, onOther: http1Fallback, timeout: configuration.protocolDetectionTimeout)
             try channel.pipeline.syncOperations.addHandler(sniffer)
         }
         if channel.eventLoop.inEventLoop {

@@ -260,18 +260,18 @@ struct HeaderBlock {
     }
 
     func withNV<R>(_ body: (UnsafePointer<nghttp2_nv>, Int) -> R) -> R {
-        var copy = bytes
-        if copy.isEmpty { copy.append(0) }
-        return copy.withUnsafeMutableBufferPointer { buf in
-            let base = buf.baseAddress!
-            var nva: [nghttp2_nv] = []
-            nva.reserveCapacity(fields.count)
-            for f in fields {
-                nva.append(nghttp2_nv(
-                    name: base + f.nameStart, value: base + f.nameStart + f.nameCount,
-                    namelen: f.nameCount, valuelen: f.valueCount, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
+        bytes.withUnsafeBufferPointer { buf in
+            // nghttp2 copies names and values and never writes through these pointers; its struct just
+            // declares them non-const.
+            let base = UnsafeMutablePointer(mutating: buf.baseAddress ?? UnsafePointer(bitPattern: 1)!)
+            return withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: max(fields.count, 1)) { nva in
+                for (i, f) in fields.enumerated() {
+                    nva[i] = nghttp2_nv(
+                        name: base + f.nameStart, value: base + f.nameStart + f.nameCount,
+                        namelen: f.nameCount, valuelen: f.valueCount, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+                }
+                return body(UnsafePointer(nva.baseAddress!), fields.count)
             }
-            return nva.withUnsafeBufferPointer { body($0.baseAddress!, $0.count) }
         }
     }
 }

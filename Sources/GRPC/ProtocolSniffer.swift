@@ -23,14 +23,37 @@ public final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandl
     private var state = State.sniffing
     private var buffered: ByteBuffer?
     private var inactive = false
+    private let timeout: TimeAmount?
+    private var timer: Scheduled<Void>?
 
     /// - Parameters:
     ///   - onHTTP2: adds the gRPC handlers (called on the event loop).
     ///   - onOther: adds HTTP/1.1 handlers, or nil to close non-HTTP/2 connections.
+    ///   - timeout: closes a connection that has not sent enough bytes to decide within this time.
     public init(onHTTP2: @escaping (Channel) -> EventLoopFuture<Void>,
-                onOther: ((Channel) -> EventLoopFuture<Void>)?) {
+                onOther: ((Channel) -> EventLoopFuture<Void>)?,
+                timeout: TimeAmount? = .seconds(20)) {
         self.onHTTP2 = onHTTP2
         self.onOther = onOther
+        self.timeout = timeout
+    }
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        guard let timeout else { return }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(in: timeout) {
+            let (me, context) = bound.value
+            if case .sniffing = me.state {
+                me.state = .done
+                me.buffered = nil
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -66,11 +89,26 @@ public final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandl
 
     public func channelInactive(context: ChannelHandlerContext) {
         inactive = true
+        timer?.cancel()
+        timer = nil
         if case .done = state { context.fireChannelInactive() }
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // A connection still deciding when the server shuts down has no call to finish.
+        if event is GRPCGracefulShutdownEvent, case .sniffing = state {
+            state = .done
+            buffered = nil
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     private func hand(context: ChannelHandlerContext, to configure: (Channel) -> EventLoopFuture<Void>) {
         state = .waitingForFallback
+        timer?.cancel()
+        timer = nil
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         configure(context.channel).hop(to: context.eventLoop).whenComplete { result in
             let (me, context) = loopBound.value

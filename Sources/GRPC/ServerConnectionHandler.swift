@@ -16,6 +16,12 @@ public struct GRPCServerConfiguration: Sendable {
     /// Bytes of request messages a streaming handler may leave unread before the stream's receive window
     /// stops reopening (the client then waits; other streams on the connection carry on).
     public var requestBufferLimit: Int = 1 << 20
+    /// Run handler tasks on the connection's event loop (task executor preference) rather than the global
+    /// concurrency pool: no thread hop per call, but a handler that blocks then stalls every connection on
+    /// that loop. Handlers that await other work (a proposal, a disk write on another thread) are fine.
+    public var runHandlersOnEventLoop: Bool = true
+    /// A connection must send its first bytes (enough to tell HTTP/2 from HTTP/1.1) within this time.
+    public var protocolDetectionTimeout: TimeAmount = .seconds(20)
 
     public init() {}
 }
@@ -36,19 +42,20 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
     public typealias InboundIn = ByteBuffer
     public typealias OutboundOut = ByteBuffer
 
-    private let table: GRPCRouter.Table
+    let table: GRPCRouter.Table
     let configuration: GRPCServerConfiguration
-    private var session: NGHTTP2Session?
-    private var context: ChannelHandlerContext?
-    private var loopBound: NIOLoopBound<ServerConnectionHandler>?
-    private var calls: [Int32: ServerCall] = [:]
-    private var remoteAddress: SocketAddress?
-    private var allocator = ByteBufferAllocator()
-    private var inReadBurst = false
-    private var needsFlush = false
-    private var flushScheduled = false
-    private var draining = false
-    private var closed = false
+    var session: NGHTTP2Session?
+    var context: ChannelHandlerContext?
+    var loopBound: NIOLoopBound<ServerConnectionHandler>?
+    var executor: EventLoopTaskExecutor?
+    var calls: [Int32: ServerCall] = [:]
+    var remoteAddress: SocketAddress?
+    var allocator = ByteBufferAllocator()
+    var inReadBurst = false
+    var needsFlush = false
+    var flushScheduled = false
+    var draining = false
+    var closed = false
 
     public init(router: GRPCRouter, configuration: GRPCServerConfiguration = GRPCServerConfiguration()) {
         self.table = router.snapshot()
@@ -60,6 +67,7 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
         self.allocator = context.channel.allocator
         self.remoteAddress = context.channel.remoteAddress
         self.loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        if configuration.runHandlersOnEventLoop { executor = EventLoopTaskExecutor(loop: context.eventLoop) }
         var settings = NGHTTP2Session.Settings()
         settings.maxConcurrentStreams = configuration.maxConcurrentStreams
         settings.initialWindowSize = configuration.initialWindowSize
@@ -147,7 +155,7 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
     }
 
     /// Asks for a flush: at the end of the current read burst, or on the next loop turn.
-    private func scheduleFlush() {
+    func scheduleFlush() {
         if inReadBurst {
             needsFlush = true
             return
@@ -157,14 +165,14 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
         loopBound.eventLoop.execute { loopBound.value.flush() }
     }
 
-    private func closeConnection() {
+    func closeConnection() {
         guard !closed, let context else { return }
         closed = true
         context.close(promise: nil)
         teardown()
     }
 
-    private func teardown() {
+    func teardown() {
         closed = true
         let all = calls
         calls = [:]
@@ -175,7 +183,7 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
         for (_, call) in all { call.deadlineTask?.cancel() }
     }
 
-    private func startDraining() {
+    func startDraining() {
         guard !draining, let session else { return }
         draining = true
         session.submitGoAway(errorCode: NGHTTP2_NO_ERROR.rawValue)
@@ -184,7 +192,7 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
 
     // MARK: call lifecycle
 
-    private func start(_ call: ServerCall) {
+    func start(_ call: ServerCall) {
         if !call.contentType.hasPrefix("application/grpc") {
             var block = HeaderBlock()
             block.add(":status", "415")
@@ -242,7 +250,7 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    private func received(_ message: ByteBuffer, on call: ServerCall) {
+    func received(_ message: ByteBuffer, on call: ServerCall) {
         switch call.phase {
         case .awaitingMessage(let handler):
             call.phase = .running
@@ -251,14 +259,18 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
             let id = call.id
             switch handler {
             case .unary(let h):
-                call.task = Task {
+                call.task = startTask { @Sendable in
                     let result: Result<ByteBuffer, any Error>
                     do {
                         result = .success(try await h(message, context))
                     } catch {
                         result = .failure(error)
                     }
-                    loopBound.eventLoop.execute { loopBound.value.unaryDone(streamID: id, result: result) }
+                    if loopBound.eventLoop.inEventLoop {
+                        loopBound.value.unaryDone(streamID: id, result: result)
+                    } else {
+                        loopBound.eventLoop.execute { loopBound.value.unaryDone(streamID: id, result: result) }
+                    }
                 }
             case .serverStreaming(let h):
                 let responses = ResponseStream(connection: loopBound, streamID: id, response: context.response)
@@ -276,10 +288,10 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    private func spawn(_ call: ServerCall, _ body: @escaping @Sendable () async throws -> Void) {
+    func spawn(_ call: ServerCall, _ body: @escaping @Sendable () async throws -> Void) {
         guard let loopBound else { return }
         let id = call.id
-        call.task = Task {
+        call.task = startTask { @Sendable in
             let status: GRPCStatus
             do {
                 try await body()
@@ -291,7 +303,15 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    private func requestEnded(_ call: ServerCall) {
+    /// Starts a handler task, on the event loop's executor when so configured.
+    func startTask(_ body: sending @escaping @isolated(any) () async -> Void) -> Task<Void, Never> {
+        if let executor {
+            return Task(executorPreference: executor, operation: body)
+        }
+        return Task(operation: body)
+    }
+
+    func requestEnded(_ call: ServerCall) {
         switch call.phase {
         case .awaitingMessage:
             call.context = nil
@@ -342,14 +362,14 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
     }
 
     /// Ends a call early: cancels its handler, then sends `status`.
-    private func fail(_ call: ServerCall, _ status: GRPCStatus) {
+    func fail(_ call: ServerCall, _ status: GRPCStatus) {
         call.context = nil
         call.cancel(status)
         finish(call, status)
     }
 
     /// Decides the final status; trailers follow any output still queued.
-    private func finish(_ call: ServerCall, _ status: GRPCStatus) {
+    func finish(_ call: ServerCall, _ status: GRPCStatus) {
         guard !call.isFinished, let session else { return }
         call.phase = .finished
         call.deadlineTask?.cancel()
@@ -381,7 +401,7 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
         scheduleFlush()
     }
 
-    private func sendHeaders(_ call: ServerCall) {
+    func sendHeaders(_ call: ServerCall) {
         var block = HeaderBlock()
         block.add(":status", "200")
         block.add("content-type", "application/grpc")
@@ -414,112 +434,3 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
 
 @available(*, unavailable)
 extension ServerConnectionHandler: Sendable {}
-
-extension ServerConnectionHandler: NGHTTP2SessionDelegate {
-    func sessionBeginHeaders(streamID: Int32) {
-        if calls[streamID] == nil {
-            calls[streamID] = ServerCall(
-                id: streamID, maxMessageSize: configuration.maxReceiveMessageSize, allocator: allocator)
-        }
-    }
-
-    func sessionHeader(streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-        guard let call = calls[streamID], case .headers = call.phase else { return }
-        call.addHeader(name: name, value: value)
-    }
-
-    func sessionHeadersComplete(streamID: Int32, endStream: Bool) {
-        guard let call = calls[streamID] else { return }
-        if case .headers = call.phase { start(call) }
-        if endStream { requestEnded(call) }
-    }
-
-    func sessionData(streamID: Int32, bytes: UnsafeRawBufferPointer) {
-        guard let session else { return }
-        guard let call = calls[streamID] else {
-            session.consume(streamID: streamID, connection: bytes.count, stream: bytes.count)
-            return
-        }
-        // The connection window always reopens at once (as grpc-go does); a stream's window waits while its
-        // handler has much unread input.
-        if call.requests != nil && call.unread >= configuration.requestBufferLimit {
-            session.consume(streamID: streamID, connection: bytes.count, stream: 0)
-            call.owed += bytes.count
-        } else {
-            session.consume(streamID: streamID, connection: bytes.count, stream: bytes.count)
-        }
-        switch call.phase {
-        case .awaitingMessage, .running: break
-        default: return
-        }
-        do {
-            try call.deframer.consume(bytes, allocator: allocator) { message in received(message, on: call) }
-        } catch {
-            switch error {
-            case .compressed:
-                fail(call, GRPCStatus(code: .internal,
-                                      message: "grpc: compressed flag set with identity or empty encoding"))
-            case .tooLarge(let length, let limit):
-                fail(call, GRPCStatus(code: .resourceExhausted,
-                                      message: "grpc: received message larger than max (\(length) vs. \(limit))"))
-            }
-        }
-    }
-
-    func sessionDataEnd(streamID: Int32) {
-        guard let call = calls[streamID] else { return }
-        requestEnded(call)
-    }
-
-    func sessionStreamClosed(streamID: Int32, errorCode: UInt32) {
-        guard let call = calls.removeValue(forKey: streamID) else { return }
-        call.context = nil
-        if !call.isFinished {
-            call.phase = .finished
-            call.cancel(GRPCStatus(code: .cancelled, message: "context canceled"))
-        }
-        call.deadlineTask?.cancel()
-        if draining && calls.isEmpty { scheduleFlush() }
-    }
-
-    func sessionReadData(streamID: Int32, buffer: UnsafeMutableRawBufferPointer, flags: inout UInt32) -> Int {
-        guard let call = calls[streamID] else {
-            flags |= NGHTTP2_DATA_FLAG_EOF.rawValue
-            return 0
-        }
-        var n = 0
-        let available = call.pending.readableBytes
-        if available > 0 {
-            n = min(available, buffer.count)
-            call.pending.withUnsafeReadableBytes { src in
-                buffer.baseAddress!.copyMemory(from: src.baseAddress!, byteCount: n)
-            }
-            call.pending.moveReaderIndex(forwardBy: n)
-            if call.pending.readableBytes == 0 { call.pending.clear() }
-            if !call.waiters.isEmpty && call.pending.readableBytes < configuration.responseHighWaterMark / 2 {
-                let w = call.waiters
-                call.waiters = []
-                for c in w { c.resume() }
-            }
-        }
-        if call.pending.readableBytes == 0 {
-            if let trailers = call.trailers {
-                call.trailers = nil
-                flags |= NGHTTP2_DATA_FLAG_EOF.rawValue | NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
-                session?.submitTrailer(streamID: streamID, headers: trailers)
-            } else if n == 0 {
-                call.deferred = true
-                return Int(NGHTTP2_ERR_DEFERRED.rawValue)
-            }
-        }
-        return n
-    }
-
-    func sessionSentEndStream(streamID: Int32) {
-        // The response is complete; if the client is still sending, tell it to stop (as grpc-go does).
-        guard let session, calls[streamID] != nil, session.isRemoteClosed(streamID: streamID) == false else { return }
-        session.resetStream(streamID: streamID, errorCode: NGHTTP2_NO_ERROR.rawValue)
-    }
-
-    func sessionGoAway(lastStreamID: Int32, errorCode: UInt32) {}
-}

@@ -22,6 +22,18 @@ final class BadInputTests: XCTestCase {
         await server.stop()
     }
 
+    func testSilentConnectionIsClosedAfterTheDetectionTimeout() async throws {
+        var configuration = GRPCServerConfiguration()
+        configuration.protocolDetectionTimeout = .milliseconds(100)
+        let server = try await TestServer.start(configuration: configuration)
+        let raw = try await RawConnection.connect(port: server.port)
+        try await raw.send(Array("PRI * HT".utf8))  // an undecided prefix, then silence
+        let closed = await raw.waitClosed()
+        XCTAssertTrue(closed)
+        try await server.assertHealthy()
+        await server.stop()
+    }
+
     func testWrongPrefaceClosesTheConnection() async throws {
         let server = try await TestServer.start()
         let raw = try await RawConnection.connect(port: server.port)

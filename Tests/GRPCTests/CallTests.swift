@@ -234,6 +234,37 @@ final class CallTests: XCTestCase {
         await server.stop()
     }
 
+    func testHandlersOnTheGlobalPool() async throws {
+        var configuration = GRPCServerConfiguration()
+        configuration.runHandlersOnEventLoop = false
+        let server = try await TestServer.start(configuration: configuration)
+        let client = try await server.client()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<50 {
+                group.addTask {
+                    let (response, _) = try await client.unary("/test.Echo/Unary", buffer("call \(i)"))
+                    XCTAssertEqual(text(response), "call \(i)")
+                }
+            }
+            try await group.waitForAll()
+        }
+        let call = try await client.makeCall("/test.Echo/Bidi")
+        try await call.send(buffer("one"))
+        call.closeSend()
+        var got: [String] = []
+        for try await m in call.responses { got.append(text(m)) }
+        XCTAssertEqual(got, ["one"])
+        do {
+            _ = try await client.unary("/test.Echo/Sleep", buffer("pool deadline"), timeout: .milliseconds(50))
+            XCTFail("expected DEADLINE_EXCEEDED")
+        } catch let status as GRPCStatus {
+            XCTAssertEqual(status.code, .deadlineExceeded)
+        }
+        await server.events.wait(for: "cancelled pool deadline")
+        await client.close()
+        await server.stop()
+    }
+
     func testDeadlineExceededCancelsHandler() async throws {
         let server = try await TestServer.start()
         let client = try await server.client()
@@ -267,9 +298,12 @@ final class CallTests: XCTestCase {
     func testGracefulShutdownLetsRunningCallsFinish() async throws {
         let server = try await TestServer.start()
         let client = try await server.client()
+        let idle = try await RawConnection.connect(port: server.port)
         async let slow = client.unary("/test.Echo/Slow", buffer("finish me"), timeout: .seconds(10))
         await server.events.wait(for: "started slow")
         await server.stop()
+        let idleClosed = await idle.waitClosed()
+        XCTAssertTrue(idleClosed, "a connection that never spoke stays open after shutdown")
         let (response, _) = try await slow
         XCTAssertEqual(text(response), "finish me")
         do {

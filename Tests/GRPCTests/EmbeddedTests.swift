@@ -28,6 +28,8 @@ final class EmbeddedTests: XCTestCase {
             if let chunk = try await channel.readOutbound(as: ByteBuffer.self) {
                 output += chunk.readableBytesView
             } else {
+                // Work the handler queued from inside the loop runs only when the testing loop is told to.
+                await channel.testingEventLoop.run()
                 try await Task.sleep(for: .milliseconds(10))
             }
         }
