@@ -28,6 +28,7 @@ extension Lessor {
                 s.queue.set(id, time: entry.expiry)
             }
             s.leases[id] = entry
+            scheduleCheckpoint(&s, entry, now: t)
             return LeaseInfo(id: id, ttl: ttl, remaining: remainingSeconds(entry, t), keyCount: 0)
         }
     }
@@ -50,6 +51,8 @@ extension Lessor {
         }
         let keys = state.withLock { s -> Set<[UInt8]> in
             s.queue.remove(id)
+            s.checkpoints.remove(id)
+            s.pendingClears.remove(id)
             return s.leases.removeValue(forKey: id)?.keys ?? []
         }
         return keys.sorted(by: bytesLess)
@@ -84,16 +87,7 @@ extension Lessor {
         if !found { throw .leaseNotFound }
     }
 
-    /// Applies a LeaseCheckpoint as etcd 3.4 does by default: remembers `remainingTTL` in memory
-    /// only, so the next `promote` counts down from it instead of the full TTL. Unknown IDs are
-    /// ignored. (This lessor does not schedule checkpoints itself; see the module notes.)
-    public func checkpoint(id: Int64, remainingTTL: Int64) {
-        state.withLock { s in
-            if s.leases[id] != nil { s.leases[id]!.remainingTTL = remainingTTL }
-        }
-    }
-
-    private func inOwnTransaction<R>(_ body: (BatchTx) throws(LeaseError) -> R) throws(LeaseError) -> R {
+    func inOwnTransaction<R>(_ body: (BatchTx) throws(LeaseError) -> R) throws(LeaseError) -> R {
         let tx: BatchTx
         do { tx = try backend.beginWrite() } catch { throw LeaseError(storage: error) }
         let r: R

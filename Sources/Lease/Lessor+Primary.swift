@@ -16,7 +16,13 @@ extension Lessor {
             if l.expiry <= t { return nil }
             let expiry = saturatingAdd(t, nanos(seconds: l.ttl))
             s.leases[id]!.expiry = expiry
-            s.queue.set(id, time: expiry)
+            // Keepalives only push expiries later, so the heap entry usually stays put and
+            // `expiredLeases` moves it when it surfaces: O(1) per keepalive. Only an earlier
+            // expiry (after a promote with a large extend) must move it now.
+            if let queued = s.queue.time(of: id), queued <= expiry {} else { s.queue.set(id, time: expiry) }
+            // A checkpointed remainder no longer applies once renewed; etcd proposes a
+            // checkpoint of 0 to clear it everywhere (see `dueCheckpoints`).
+            if s.checkpointInterval != nil, l.remainingTTL > 0 { s.pendingClears.insert(id) }
             return l.ttl
         }
         guard let ttl else { throw .leaseNotFound }
@@ -29,7 +35,8 @@ extension Lessor {
     ///
     /// A lease handed out here is withheld for the retry interval (3 s) before it is handed out
     /// again, in case its revoke was lost (a leader change, a failed proposal). Empty when not
-    /// primary. O(k log n) for k leases returned.
+    /// primary. O((k + r) log n) for k leases returned and r leases renewed since they were
+    /// queued.
     public func expiredLeases(limit: Int) -> [Int64] {
         guard limit > 0 else { return [] }
         let t = nowNanos()
@@ -45,8 +52,8 @@ extension Lessor {
                     s.queue.set(top.id, time: saturatingAdd(t, retryNanos))
                     out.append(top.id)
                 } else {
-                    // A stale deadline (cannot happen while renew keeps the heap in step, but
-                    // cheap to heal): wait for the real expiry.
+                    // Renewed since it was queued (renew leaves the heap alone): requeue at the
+                    // real expiry.
                     s.queue.set(top.id, time: l.expiry)
                 }
             }
@@ -67,6 +74,7 @@ extension Lessor {
         state.withLock { s in
             s.primary = true
             s.queue.removeAll()
+            s.checkpoints.removeAll()
             var order: [(expiry: Int64, id: Int64)] = []
             order.reserveCapacity(s.leases.count)
             // Index walk: mutating values in place keeps the dictionary's storage unique (a
@@ -77,6 +85,7 @@ extension Lessor {
                 let expiry = saturatingAdd(saturatingAdd(t, ext), nanos(seconds: l.refreshTTL))
                 s.leases.values[i].expiry = expiry
                 s.queue.set(l.id, time: expiry)
+                scheduleCheckpoint(&s, l, now: t)
                 order.append((expiry, l.id))
                 s.leases.formIndex(after: &i)
             }
@@ -91,13 +100,13 @@ extension Lessor {
         let second = nanosPerSecond
         let targetPerSecond = (3 * Lessor.revokeRate) / 4
         var baseWindow = order[0].expiry - t
-        var nextWindow = baseWindow + second
+        var nextWindow = saturatingAdd(baseWindow, second)
         var expires = 0
         for (expiry, id) in order {
             let remaining = expiry - t
             if remaining > nextWindow {
                 baseWindow = remaining
-                nextWindow = baseWindow + second
+                nextWindow = saturatingAdd(baseWindow, second)
                 expires = 1
                 continue
             }
@@ -108,7 +117,7 @@ extension Lessor {
             var rateDelay = Double(second) * (Double(expires) / Double(targetPerSecond))
             rateDelay -= Double(remaining - baseWindow)
             let delay = Int64(rateDelay)
-            nextWindow = baseWindow + delay
+            nextWindow = saturatingAdd(baseWindow, delay)
             let newExpiry = saturatingAdd(saturatingAdd(t, saturatingAdd(delay, extend)),
                                           nanos(seconds: s.leases[id]!.refreshTTL))
             s.leases[id]!.expiry = newExpiry
@@ -121,6 +130,8 @@ extension Lessor {
         state.withLock { s in
             s.primary = false
             s.queue.removeAll()
+            s.checkpoints.removeAll()
+            s.pendingClears.removeAll()
             var i = s.leases.startIndex
             while i != s.leases.endIndex {
                 s.leases.values[i].expiry = forever

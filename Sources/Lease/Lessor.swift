@@ -9,14 +9,20 @@ import Synchronization
 ///   single apply thread, in log order. Their effect on the set of leases, their TTLs and keys is
 ///   a pure function of the log, so every member agrees.
 /// - **Any thread** (`renew`, `timeToLive`, `lookup`, `leases`, `expiredLeases`, `promote`,
-///   `demote`, `isPrimary`): concurrent; they read the set of leases and change only expiries,
-///   which are local to this member and never persisted (etcd keeps them in memory too).
+///   `demote`, `isPrimary`, `enableCheckpoints`, `dueCheckpoints`): concurrent; they read the
+///   set of leases and change only expiries and checkpoint schedules, which are local to this
+///   member and never persisted (etcd keeps them in memory too).
 ///
-/// Locking: one `Mutex` (`state`) guards the lease map, the expiry heap and the primary flag.
-/// Every method takes it once, for a short, non-blocking critical section, and never calls out
-/// (no clock read, storage call or caller closure runs under it, except the injected `now`,
-/// which must not call back into the lessor). LMDB writes happen outside the lock; that is safe
-/// because only the apply thread adds or removes leases.
+/// Locking: one `Mutex` (`state`) guards all mutable state: the lease map (with each lease's
+/// keys), the expiry heap, the primary flag and the checkpoint schedule.
+/// Every method takes it at most twice, for short critical sections that never call out: no
+/// clock read, storage call or caller closure runs under it, so it cannot deadlock with the
+/// caller's own locks. LMDB writes happen outside it; that is safe because only the apply
+/// thread adds or removes leases.
+///
+/// Apply-side writes go into the caller's `BatchTx`, and memory changes as soon as the call
+/// returns: if the caller then aborts that transaction, memory is ahead of disk. The server
+/// treats a storage failure during apply as fatal (etcd panics), so this never matters.
 ///
 /// Keys attached to leases are not persisted by the lessor (etcd neither): after a restart the
 /// server re-attaches them while restoring MVCC (each stored KeyValue names its lease).
@@ -29,8 +35,8 @@ public final class Lessor: Sendable {
     /// etcd's defaultExpiredleaseRetryInterval.
     public static let defaultExpiredRetryInterval: Duration = .seconds(3)
 
-    /// Granted TTLs below this are raised to it (etcd: 3 x election timeout in seconds, rounded
-    /// up; the server computes it).
+    /// Granted TTLs below this are raised to it. etcd uses ceil((3 x electionTicks / 2) x
+    /// heartbeat interval) in seconds: 2 with the default flags (10 ticks of 100 ms).
     public let minTTL: Int64
 
     let backend: Backend
@@ -46,6 +52,13 @@ public final class Lessor: Sendable {
         var leases: [Int64: LeaseEntry] = [:]
         var queue = ExpiryQueue()
         var primary = false
+        /// Checkpointing (etcd's --experimental-enable-lease-checkpoint), off by default: the
+        /// interval in nanoseconds, whether applied checkpoints are persisted, the next
+        /// checkpoint time of each lease, and leases whose remainder a keepalive must clear.
+        var checkpointInterval: Int64?
+        var persistCheckpoints = false
+        var checkpoints = ExpiryQueue()
+        var pendingClears: Set<Int64> = []
     }
 
     /// Opens the lessor over `backend`, restoring every lease from the `lease` bucket.
