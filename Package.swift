@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "Lease", dependencies: ["Storage"]),
         // Member lifecycle, apply loop, request pipeline.
         .target(name: "Server", dependencies: [
-            "Storage", "MVCC", "Raft", "EtcdProto",
+            "Storage", "MVCC", "Lease", "Raft", "EtcdProto",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
@@ -75,6 +75,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ], path: "tools/interop-server"),
         .executableTarget(name: "raft-sim", dependencies: ["Raft", "RaftTestKit"], path: "tools/raft-sim"),
+        .executableTarget(name: "raft-bench", dependencies: ["Raft"], path: "tools/raft-bench"),
 
         .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftTestKit"]),
         .testTarget(name: "GRPCTests", dependencies: [

@@ -44,7 +44,7 @@ normalize() {
     -e 's/"(cluster_id|member_id|leader|ID)":[0-9]+/"\1":<id>/g' \
     -e 's/\b[0-9a-f]{12,16}\b/<id>/g' \
     -e 's/"(dbSize|dbSizeInUse)":[0-9]+/"\1":<n>/g' \
-    -e 's/took = [^ ]+/took = <t>/' -e 's/127\.0\.0\.1:[0-9]+/<ep>/g' \
+    -e 's/took = [^ ]+/took = <t>/' -e 's/127\.0\.0\.1:[0-9]+/<ep>/g' -e 's/remaining\([0-9]+s\)/remaining(<n>s)/' \
     -e 's/, [0-9.]+ [kMG]?B, /, <size>, /'
 }
 
@@ -84,6 +84,19 @@ walkthrough() { # ENDPOINT -> outputs of every step, separated by markers
   run endpoint health
   run endpoint status
   run member list
+  local lease
+  lease=$("${e[@]}" lease grant 100 | awk '{print $2}')
+  run put lk1 v1 --lease="$lease"
+  run put lk2 v2 --lease="$lease"
+  run lease timetolive "$lease" --keys
+  run lease keep-alive --once "$lease"
+  run lease list
+  run lease revoke "$lease"
+  run get lk --prefix -w json
+  run lease timetolive "$lease"
+  run lease revoke "$lease"
+  run put lk3 v3 --lease=1234
+  run put lk3 v3 --ignore-lease
 }
 
 start real /usr/bin/etcd || exit 1; real_ep=$endpoint

@@ -21,6 +21,7 @@ public final class ClientServer: Sendable {
         let router = GRPCRouter()
         KVService(node: node).register(on: router)
         MaintenanceService(node: node).register(on: router)
+        LeaseService(node: node).register(on: router)
         var configuration = GRPCServerConfiguration()
         configuration.maxReceiveMessageSize = node.options.maxRequestBytes + Self.grpcOverheadBytes
         self.logger = logger

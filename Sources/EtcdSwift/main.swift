@@ -85,6 +85,8 @@ options.maxTxnOps = config.maxTxnOps
 options.maxRequestBytes = config.maxRequestBytes
 options.quotaBackendBytes = config.quotaBackendBytes
 options.snapshotCount = config.snapshotCount
+options.heartbeatMs = config.heartbeatIntervalMs
+options.electionTimeoutMs = config.electionTimeoutMs
 
 let node: ServerNode
 do {

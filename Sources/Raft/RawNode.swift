@@ -14,6 +14,28 @@ public final class RawNode {
         prevHardState = raft.hardState
     }
 
+    /// Initializes a founding member of a new cluster, as etcd does: appends one `.addNode`
+    /// membership entry per peer at term 1, marks them committed and applies them. The next
+    /// `Ready` hands them out to persist and apply (applying them again is harmless). Because
+    /// the membership lives in the log, members added later learn it by replication. The
+    /// storage must be empty.
+    public func bootstrap(peers: [UInt64]) throws(RaftError) {
+        if peers.isEmpty { throw .invalidConfig("must provide at least one peer to bootstrap") }
+        let r = raft
+        if r.raftLog.lastIndex() != 0 || r.term != 0 {
+            throw .invalidConfig("can't bootstrap a nonempty storage")
+        }
+        r.becomeFollower(term: 1, lead: 0)
+        var ents: [Entry] = []
+        for (i, p) in peers.enumerated() {
+            ents.append(Entry(term: 1, index: UInt64(i + 1), type: .confChange,
+                              data: ConfChange(type: .addNode, nodeID: p).encoded()))
+        }
+        r.raftLog.append(ents[...])
+        r.raftLog.committed = UInt64(ents.count)
+        for p in peers { _ = r.applyConfChange(ConfChange(type: .addNode, nodeID: p)) }
+    }
+
     /// Advances logical time by one tick (elections, heartbeats, check-quorum).
     public func tick() { raft.tick() }
 

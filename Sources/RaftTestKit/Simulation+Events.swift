@@ -37,8 +37,14 @@ extension Simulation {
             if options.compaction, let n = liveNodes.randomElement(using: &rng) {
                 do { try n.compact(keep: UInt64.random(in: 0...4, using: &rng)) } catch { fail("compact: \(error)") }
             }
-        case 76..<90:
+        case 76..<88:
             if options.membershipChanges { membershipChange() }
+        case 88..<94: // cut the leader off right after it accepted a burst: its log diverges
+            if let l = leaderNode {
+                for _ in 0..<Int.random(in: 1...4, using: &rng) { propose(at: l) }
+                network.isolate(l.id, from: ids)
+                stats.partitions += 1
+            }
         default: // leader transfer
             if let l = leaderNode, let to = l.confState.voters.randomElement(using: &rng), to != l.id {
                 l.raft!.transferLeader(to: to)

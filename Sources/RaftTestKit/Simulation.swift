@@ -17,6 +17,8 @@ public struct SimOptions: Sendable {
     public var membershipChanges = true
     public var crashes = true
     public var compaction = true
+    /// Check the leader commit rule (§5.4.2) directly, besides its safety consequences.
+    public var checkCommitRule = true
     /// nil: decided by the seed.
     public var preVote: Bool? = nil
     public var checkQuorum: Bool? = nil
@@ -197,6 +199,11 @@ public final class Simulation {
 
     func observeCommit(_ n: SimNode, _ hs: HardState) {
         let first = (try? n.storage.firstIndex()) ?? 1
+        if options.checkCommitRule, let r = n.raft, r.isLeader, hs.commit > n.persistedCommit, hs.commit >= first,
+           let t = try? n.storage.term(hs.commit), t != hs.term {
+            // Raft §5.4.2: a leader commits by counting replicas only entries of its own term.
+            fail("commit rule: leader \(n.id) of term \(hs.term) advanced commit to \(hs.commit), an entry of term \(t)")
+        }
         let from = max(n.persistedCommit + 1, first)
         if hs.commit >= from, let ents = try? n.storage.entries(from, hs.commit + 1, maxSize: Int.max) {
             for e in ents {
@@ -255,8 +262,11 @@ public final class Simulation {
     }
 
     func propose() {
-        let live = liveNodes
-        guard let n = live.randomElement(using: &rng) else { return }
+        guard let n = liveNodes.randomElement(using: &rng) else { return }
+        propose(at: n)
+    }
+
+    func propose(at n: SimNode) {
         var data: [UInt8] = []
         Varint8.append(nextProposal, &data)
         nextProposal += 1

@@ -4,9 +4,6 @@ import EtcdProto
 /// (`etcdserver/apply.go`): range sorting and filters, put with ignore_value / ignore_lease,
 /// delete with prev_kv, and txns whose compares are evaluated before any op runs.
 enum KVApply {
-    /// Leases are the next issue: until then no lease exists, so naming one fails as in etcd.
-    static func leaseExists(_ id: Int64) -> Bool { false }
-
     static func range(_ r: Etcdserverpb_RangeRequest, in view: some KVReader) throws(ServerError)
         -> Etcdserverpb_RangeResponse
     {
@@ -72,7 +69,7 @@ enum KVApply {
         if (p.ignoreValue || p.ignoreLease) && prev == nil { throw .keyNotFound }
         let value = p.ignoreValue ? prev!.value : p.value
         let lease = p.ignoreLease ? prev!.lease : p.lease
-        if !p.ignoreLease && lease != 0 && !leaseExists(lease) { throw .leaseNotFound }
+        if !p.ignoreLease && lease != 0 && !txn.leaseExists(lease) { throw .leaseNotFound }
         var response = Etcdserverpb_PutResponse()
         var header = Etcdserverpb_ResponseHeader()
         header.revision = try txn.put(key: p.key, value: value, lease: lease)

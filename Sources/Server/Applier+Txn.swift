@@ -78,7 +78,7 @@ extension KVApply {
 
     /// etcd's checkRequests with checkPut (writes only) and checkRange, along the taken path.
     private static func check(_ t: Etcdserverpb_TxnRequest, _ path: [Bool], _ cursor: inout Int,
-                              in view: some KVReader, writes: Bool) throws(ServerError)
+                              in view: some KVWriter, writes: Bool) throws(ServerError)
     {
         let succeeded = path[cursor]
         cursor += 1
@@ -91,7 +91,7 @@ extension KVApply {
                     let found = try view.range(key: p.key, end: [], limit: 0, revision: 0, countOnly: false)
                     if found.kvs.isEmpty { throw .keyNotFound }
                 }
-                if p.lease != 0 && !leaseExists(p.lease) { throw .leaseNotFound }
+                if p.lease != 0 && !view.leaseExists(p.lease) { throw .leaseNotFound }
             case .requestRange(let r):
                 if r.revision > view.revision { throw .futureRevision }
                 if r.revision != 0 && r.revision < view.firstRevision { throw .compacted }

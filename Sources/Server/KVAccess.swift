@@ -21,6 +21,8 @@ protocol KVWriter: KVReader {
     func deleteRange(key: [UInt8], end: [UInt8]) throws(ServerError) -> Int64
     /// Whether anything was written so far (a txn with no change does not bump the revision).
     var hasChanges: Bool { get }
+    /// Whether lease `id` exists (a put naming a missing lease fails as in etcd).
+    func leaseExists(_ id: Int64) -> Bool
 }
 
 struct KVRange {

@@ -1,4 +1,5 @@
 import EtcdProto
+import Lease
 import Logging
 import MVCC
 import Storage
@@ -111,18 +112,22 @@ final class MemberStorage: EntryLog, @unchecked Sendable {
     // MARK: Writes (apply thread)
 
     /// Starts applying a run of entries; see `ApplySession`.
-    func beginApply() -> ApplySession { ApplySession(store: store) }
+    func beginApply(lessor: Lessor) -> ApplySession { ApplySession(store: store, lessor: lessor) }
 }
 
 /// The writes of one run of applied entries, sharing one LMDB commit: nothing is visible to readers
 /// (and no proposer may be answered) before `finish`. Apply thread only; not Sendable.
 final class ApplySession {
     private let store: KVStore
+    private let lessor: Lessor
     private var batch: WriteBatch?
     /// What each committed write changed, in order, for watchers.
     private(set) var changes: [(events: [Event], revision: Int64)] = []
 
-    init(store: KVStore) { self.store = store }
+    init(store: KVStore, lessor: Lessor) {
+        self.store = store
+        self.lessor = lessor
+    }
 
     var currentRevision: Int64 { batch?.rev ?? store.currentRevision }
 
@@ -133,7 +138,7 @@ final class ApplySession {
             let txn = try batch!.write()
             let result: R
             do {
-                result = try body(StoreWriter(txn: txn, firstRevision: store.compactedRevision + 1))
+                result = try body(StoreWriter(txn: txn, firstRevision: store.compactedRevision + 1, lessor: lessor))
             } catch {
                 txn.rollback()
                 throw error
@@ -148,13 +153,21 @@ final class ApplySession {
         }
     }
 
-    /// Compaction cannot run inside a batch: what is pending is committed first.
-    func compact(_ revision: Int64) throws(ServerError) {
+    /// Commits what is pending, for work that needs its own LMDB transaction (compaction, the
+    /// lessor's bucket writes).
+    func flush() throws(ServerError) {
         do {
             try batch?.commit()
             batch = nil
-            try store.compact(revision)
-        } catch { throw ServerError(error) }
+        } catch {
+            batch = nil
+            throw ServerError(error)
+        }
+    }
+
+    func compact(_ revision: Int64) throws(ServerError) {
+        try flush()
+        do { try store.compact(revision) } catch { throw ServerError(error) }
     }
 
     /// Records `index` as applied and commits everything.
@@ -205,11 +218,15 @@ struct StoreReader: KVReader {
     }
 }
 
-/// An MVCC write txn as the applier sees it.
+/// An MVCC write txn as the applier sees it. It keeps the lessor's key lists in step with the
+/// keys' leases, as etcd's mvcc does when it writes.
 struct StoreWriter: KVWriter {
     let txn: WriteTxn
     let firstRevision: Int64
+    let lessor: Lessor
     var revision: Int64 { txn.beginRev }
+
+    func leaseExists(_ id: Int64) -> Bool { lessor.lookup(id: id) != nil }
     var hasChanges: Bool { txn.rev != txn.beginRev }
 
     func range(key: [UInt8], end: [UInt8], limit: Int64, revision: Int64, countOnly: Bool) throws(ServerError) -> KVRange {
@@ -220,17 +237,27 @@ struct StoreWriter: KVWriter {
     }
 
     func put(key: [UInt8], value: [UInt8], lease: Int64) throws(ServerError) -> Int64 {
-        do { try txn.put(key, value, lease: lease) } catch { throw ServerError(error) }
+        // With no lease in the cluster no key can hold one: skip reading the previous value.
+        let tracking = lease != 0 || lessor.count > 0
+        let previous: KeyValue?
+        do { previous = try txn.put(key, value, lease: lease, prevKV: tracking) } catch { throw ServerError(error) }
+        if let old = previous?.lease, old != 0, old != lease { try? lessor.detach(id: old, key: key) }
+        if lease != 0 { try? lessor.attach(id: lease, key: key) }
         return txn.rev
     }
 
     func deleteRange(key: [UInt8], end: [UInt8]) throws(ServerError) -> Int64 {
-        do { return try txn.deleteRange(key, end).deleted } catch { throw ServerError(error) }
+        let tracking = lessor.count > 0
+        do {
+            let result = try txn.deleteRange(key, end, prevKV: tracking)
+            for kv in result.prevKVs where kv.lease != 0 { try? lessor.detach(id: kv.lease, key: kv.key) }
+            return result.deleted
+        } catch { throw ServerError(error) }
     }
 }
 
 extension KeyValue {
-    var proto: Mvccpb_KeyValue {
+    public var proto: Mvccpb_KeyValue {
         var kv = Mvccpb_KeyValue()
         kv.key = key
         kv.createRevision = createRevision

@@ -37,6 +37,8 @@ public enum ApplyResult: Sendable {
     case deleteRange(Etcdserverpb_DeleteRangeResponse)
     case txn(Etcdserverpb_TxnResponse)
     case compaction(Etcdserverpb_CompactionResponse)
+    case leaseGrant(Etcdserverpb_LeaseGrantResponse)
+    case leaseRevoke(Etcdserverpb_LeaseRevokeResponse)
     case none
     case failure(ServerError)
 

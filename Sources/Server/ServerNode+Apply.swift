@@ -6,7 +6,7 @@ import Logging
 extension ServerNode {
     func applyBatch(_ batch: [(LogEntry, Proposal?)]) {
         guard let last = batch.last else { return }
-        let session = storage.beginApply()
+        let session = storage.beginApply(lessor: lessor)
         var answers: [(@Sendable (ApplyResult) -> Void, ApplyResult)] = []
         answers.reserveCapacity(batch.count)
         for (entry, proposal) in batch {
@@ -53,6 +53,8 @@ extension ServerNode {
                 response.header = header
                 return .compaction(response)
             }
+            if let grant = request.leaseGrant { return try applyLeaseGrant(grant, in: session) }
+            if let revoke = request.leaseRevoke { return try applyLeaseRevoke(revoke, in: session) }
             if let v2 = request.v2 {
                 applyV2(v2)
                 return .none

@@ -1,4 +1,5 @@
 import EtcdProto
+import Lease
 
 /// The KV, Maintenance and Cluster calls, as etcd's `v3_server.go` serves them: reads locally,
 /// writes (and read-write txns) through the pipeline.
@@ -30,7 +31,7 @@ extension ServerNode {
         var response: Etcdserverpb_TxnResponse
         if KVApply.isReadOnly(r) {
             response = try storage.withReadView { view throws(ServerError) in
-                try KVApply.txn(r, in: ReadOnlyWriter(base: view))
+                try KVApply.txn(r, in: ReadOnlyWriter(base: view, lessor: lessor))
             }
         } else {
             guard case .txn(let applied) = try await propose({ $0.txn = r }) else { throw .internal("unexpected result") }
@@ -117,6 +118,8 @@ extension ServerNode {
 /// a txn found read-only never writes, so the write methods are unreachable.
 struct ReadOnlyWriter<Base: KVReader>: KVWriter {
     let base: Base
+    let lessor: Lessor
+    func leaseExists(_ id: Int64) -> Bool { lessor.lookup(id: id) != nil }
     var revision: Int64 { base.revision }
     var firstRevision: Int64 { base.firstRevision }
     var hasChanges: Bool { false }

@@ -1,5 +1,6 @@
 import EtcdProto
 import Foundation
+import Lease
 import Logging
 import Synchronization
 
@@ -20,6 +21,8 @@ public final class ServerNode: Sendable {
     let logger: Logger
     let storage: MemberStorage
     let pipeline: RequestPipeline
+    let lessor: Lessor
+    let leaseExpiry: Mutex<Task<Void, Never>?> = Mutex(nil)
     let progress: Mutex<Progress>
     private let nextRequestID: Atomic<UInt64>
 
@@ -45,6 +48,8 @@ public final class ServerNode: Sendable {
         memberID = Identity.memberID(peerURLs: options.advertisePeerURLs, clusterToken: options.clusterToken)
         clusterID = Identity.clusterID(memberIDs: members)
         storage = try MemberStorage(options: options, logger: logger)
+        lessor = try Lessor(backend: storage.backend, minTTL: options.minLeaseTTL)
+        for (key, lease) in storage.store.restoredLeases { try? lessor.attach(id: lease, key: key) }
         let recovered = try storage.recover(memberID: memberID, clusterID: clusterID)
         progress = Mutex(Progress(term: recovered.term, appliedIndex: recovered.appliedIndex,
                                   committedIndex: recovered.lastIndex))
@@ -66,10 +71,14 @@ public final class ServerNode: Sendable {
         pipeline.proposeInternal(kind: .normal, data: [])
         pipeline.proposeInternal(kind: .normal, data: publishRequest())
         if recovered.isNew { pipeline.proposeInternal(kind: .normal, data: clusterVersionRequest()) }
+        // A new leader gives every lease its full TTL again, plus an election timeout.
+        lessor.promote(extend: .milliseconds(options.electionTimeoutMs))
+        startLeaseExpiry()
     }
 
     /// Stops the pipeline after what is queued is durable and applied, then closes storage.
     public func stop() {
+        leaseExpiry.withLock { $0?.cancel() }
         pipeline.stop()
         storage.close()
     }
@@ -94,11 +103,15 @@ public final class ServerNode: Sendable {
 
     // MARK: - Proposals
 
+    /// A fresh request (or lease) ID: member ID in the top bits, then a counter, like etcd's
+    /// idutil generator.
+    func nextID() -> UInt64 { nextRequestID.wrappingAdd(1, ordering: .relaxed).newValue }
+
     /// Encodes `request` with a fresh ID, refuses it when too large, and waits until applied.
     func propose(_ build: (inout Etcdserverpb_InternalRaftRequest) -> Void) async throws(ServerError) -> ApplyResult {
         var request = Etcdserverpb_InternalRaftRequest()
         var header = Etcdserverpb_RequestHeader()
-        header.id = nextRequestID.wrappingAdd(1, ordering: .relaxed).newValue
+        header.id = nextID()
         request.header = header
         build(&request)
         let data = request.serializedBytes()
@@ -126,7 +139,7 @@ public final class ServerNode: Sendable {
 
     private func v2Request(path: String, value: String) -> [UInt8] {
         var v2 = Etcdserverpb_Request()
-        v2.id = nextRequestID.wrappingAdd(1, ordering: .relaxed).newValue
+        v2.id = nextID()
         v2.method = "PUT"
         v2.path = path
         v2.val = value

@@ -13,6 +13,16 @@ public struct ServerOptions: Sendable {
     /// 0 means etcd's default, 2 GiB.
     public var quotaBackendBytes: Int = 0
     public var snapshotCount: Int = 100_000
+    public var heartbeatMs: Int = 100
+    public var electionTimeoutMs: Int = 1000
+
+    /// etcd's minimum lease TTL: 1.5 election timeouts (counted in whole heartbeats), in seconds,
+    /// rounded up, so a lease cannot expire during a leader election.
+    public var minLeaseTTL: Int64 {
+        let ticks = heartbeatMs > 0 ? electionTimeoutMs / heartbeatMs : 10
+        let ms = (3 * ticks / 2) * heartbeatMs
+        return Int64((ms + 999) / 1000)
+    }
 
     public init() {}
 }

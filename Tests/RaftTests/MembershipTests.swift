@@ -158,3 +158,35 @@ final class MembershipTests: XCTestCase {
         XCTAssertNil(ConfChange(encoded: [9]))
     }
 }
+
+/// Bootstrapping a cluster through membership entries in the log (etcd's way).
+final class BootstrapTests: XCTestCase {
+    func testBootstrappedMembershipReachesMembersAddedLater() throws {
+        let ids: [UInt64] = [1, 2, 3]
+        let stores = ids.reduce(into: [UInt64: MemoryStorage]()) { $0[$1] = MemoryStorage() }
+        let c = try TestCluster(ids: ids, storages: stores)
+        for id in ids { try c.node(id).bootstrap(peers: ids) }
+        c.flush()
+        XCTAssertEqual(c.node(2).status.confState.voters, ids)
+        XCTAssertEqual(c.log(1).map(\.type), [.confChange, .confChange, .confChange])
+        c.elect(1)
+        c.propose(1, bytes("a"))
+        try c.add(4, storage: MemoryStorage())
+        try c.node(1).proposeConfChange(ConfChange(type: .addLearnerNode, nodeID: 4))
+        c.flush()
+        c.tick(1)
+        XCTAssertEqual(c.node(4).status.confState, ConfState(voters: ids, learners: [4]),
+                       "the new member replayed the whole membership from the log")
+        try c.node(1).proposeConfChange(ConfChange(type: .addNode, nodeID: 4))
+        c.flush()
+        XCTAssertEqual(c.node(4).status.confState.voters, [1, 2, 3, 4])
+        XCTAssertEqual(c.data(4), [bytes("a")])
+    }
+
+    func testBootstrapRefusesNonEmptyStorage() throws {
+        let n = try RawNode(config: Config(id: 1), storage: storage(voters: [1], terms: [1]))
+        XCTAssertThrowsError(try n.bootstrap(peers: [1]))
+        let empty = try RawNode(config: Config(id: 1), storage: MemoryStorage())
+        XCTAssertThrowsError(try empty.bootstrap(peers: []))
+    }
+}

@@ -6,7 +6,7 @@ import Raft
 import RaftTestKit
 
 func usage() -> Never {
-    print("usage: raft-sim [--seeds N] [--first-seed S] [--seed S] [--nodes 3|5] [--steps K] [--keep-going] [--no-membership] [--no-crashes] [--no-compaction] [--trace FROM_STEP] [--verbose]")
+    print("usage: raft-sim [--seeds N] [--first-seed S] [--seed S] [--nodes 3|5] [--steps K] [--keep-going] [--no-membership] [--no-crashes] [--no-compaction] [--no-commit-rule-check] [--trace FROM_STEP] [--verbose]")
     exit(2)
 }
 
@@ -26,6 +26,7 @@ var membership = true
 var traceFrom: Int? = nil
 var crashes = true
 var compaction = true
+var commitRule = true
 var args = Array(CommandLine.arguments.dropFirst())
 while !args.isEmpty {
     let a = args.removeFirst()
@@ -47,6 +48,7 @@ while !args.isEmpty {
     case "--trace": traceFrom = Int(value()) ?? { usage() }()
     case "--no-crashes": crashes = false
     case "--no-compaction": compaction = false
+    case "--no-commit-rule-check": commitRule = false
     default: usage()
     }
 }
@@ -59,6 +61,7 @@ for seed in firstSeed..<(firstSeed + UInt64(seeds)) {
     opts.membershipChanges = membership
     opts.crashes = crashes
     opts.compaction = compaction
+    opts.checkCommitRule = commitRule
     do {
         let sim = try Simulation(options: opts)
         sim.traceFrom = traceFrom
