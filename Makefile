@@ -31,7 +31,7 @@ unit:
 integration:
 	tools/test-integration.sh $(BIN_DEBUG)
 
-# etcd's own e2e tests the finished issues require (tools/e2e-foundation.txt).
+# etcd's own e2e tests the finished issues require (tools/e2e-required.txt).
 e2e-run:
 	tools/e2e.sh $(BIN_DEBUG)
 

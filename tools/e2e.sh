@@ -2,7 +2,7 @@
 # tools/e2e.sh ETCD_BINARY [REGEX]
 # Runs etcd 3.4's own end-to-end suite (tests/e2e from Debian's golang-etcd-server-dev) against
 # ETCD_BINARY, with the real etcdctl beside it. REGEX selects tests; by default the ones the
-# Foundation issue requires (tools/e2e-foundation.txt). Prints "PASS|FAIL|SKIP name (secs)" per
+# Foundation issue requires (tools/e2e-required.txt). Prints "PASS|FAIL|SKIP name (secs)" per
 # test and ends with "N passed, M failed". Exit 0 only when nothing failed.
 # Env: E2E_TIMEOUT (default 20m), E2E_CACHE (compiled suite, default ~/.cache/etcd-swift-e2e),
 #      E2E_LOG (full log), ETCDCTL (default /usr/bin/etcdctl).
@@ -14,7 +14,7 @@ bin=$(readlink -f "$1")
 if [ $# -ge 2 ]; then
   regex=$2
 else
-  regex="^($(grep -v '^#' "$here/e2e-foundation.txt" | grep . | paste -sd'|'))\$"
+  regex="^($(grep -v '^#' "$here/e2e-required.txt" | grep . | paste -sd'|'))\$"
 fi
 src=/usr/share/gocode/src/go.etcd.io/etcd
 cache=${E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/etcd-swift-e2e}

@@ -48,17 +48,22 @@ extension WatchableStore {
         guard !chosen.isEmpty else { return false }
 
         let events: [Event]
+        var top = upper
         do {
             let view = try store.read()
             defer { view.end() }
-            events = try view.changes(from: from, to: upper, limit: options.catchUpBatchLimit)
+            // Defensive: should `notify` ever run before its revision is readable (a batch not yet
+            // committed), read no further than the view sees; the watcher then stays unsynced.
+            top = min(upper, view.rev)
+            events = try view.changes(from: from, to: top, limit: options.catchUpBatchLimit)
         } catch {
             // Compacted meanwhile: the next round answers the watchers concerned. Otherwise
             // (a storage failure) wait for the next tick.
             return error == .compacted
         }
+        options.afterHistoryRead?()
         let limit = options.catchUpBatchLimit
-        let upTo = limit > 0 && events.count >= limit ? events[events.count - 1].kv.modRevision : upper
+        let upTo = limit > 0 && events.count >= limit ? events[events.count - 1].kv.modRevision : top
 
         return state.mutex.withLock {
             var progressed = false
@@ -66,9 +71,11 @@ extension WatchableStore {
                 var evs: [Event] = []
                 for e in events where e.kv.modRevision >= w.minRev && w.range.contains(e.kv.key) { evs.append(e) }
                 if !evs.isEmpty && !w.send(evs, revision: upTo) { continue }
-                progressed = true
-                w.minRev = max(w.minRev, upTo + 1)
-                if upTo >= state.notifiedRev { state.makeSynced(w) }
+                if upTo + 1 > w.minRev {
+                    progressed = true
+                    w.minRev = upTo + 1
+                }
+                if true { state.makeSynced(w) }
             }
             return progressed && !state.unsynced.isEmpty
         }

@@ -35,6 +35,8 @@ public final class WatchableStore: Sendable {
         public var maxWatchersPerSync: Int
         /// Tests drive `syncOnce()` and `progressTick()` by hand: no worker thread.
         var manual: Bool
+        /// Tests: runs in `syncOnce` between the history read and the hand-over.
+        var afterHistoryRead: (@Sendable () -> Void)? = nil
 
         public init(bufferCapacity: Int = 128, syncInterval: Duration = .milliseconds(100),
                     catchUpBatchLimit: Int = 1000, progressInterval: Duration = .seconds(600),
@@ -69,8 +71,8 @@ public final class WatchableStore: Sendable {
 
     /// Delivers the changes of one committed write transaction (all of main revision
     /// `revision`, in order) to the synced watchers. Call from the apply thread, in revision
-    /// order, after the transaction is visible to readers. Never blocks on a consumer and never
-    /// reads the store.
+    /// order, after the transaction is visible to readers (with a `WriteBatch`: after the batch
+    /// commits). Never blocks on a consumer and never reads the store.
     public func notify(_ events: [Event], revision: Int64) {
         var fellBehind = false
         state.mutex.withLock {

@@ -7,10 +7,12 @@ final class WatchFixture {
     let ws: WatchableStore
     var store: KVStore { f.store }
 
-    init(bufferCapacity: Int = 128, catchUpBatchLimit: Int = 1000, threaded: Bool = false) throws {
+    init(bufferCapacity: Int = 128, catchUpBatchLimit: Int = 1000, threaded: Bool = false,
+         afterHistoryRead: (@Sendable () -> Void)? = nil) throws {
         f = try StoreFixture()
         var o = WatchableStore.Options(bufferCapacity: bufferCapacity, catchUpBatchLimit: catchUpBatchLimit)
         o.manual = !threaded
+        o.afterHistoryRead = afterHistoryRead
         ws = WatchableStore(store: f.store, options: o)
     }
 
@@ -172,6 +174,30 @@ final class WatchStoreTests: XCTestCase {
         try s2.watch("a", start: 3)
         w.ws.syncUntilIdle()
         XCTAssertEqual(describe(s2.drain()), ["PUT a@3"])
+    }
+
+    /// A write notified while a catch-up round reads history (no lock held) is not lost: the
+    /// watcher stays unsynced one more round instead of jumping over it.
+    func testNotifyDuringCatchUpReadIsNotLost() throws {
+        final class Box: @unchecked Sendable { var fixture: WatchFixture?; var armed = true }
+        let box = Box()
+        let w = try WatchFixture(afterHistoryRead: {
+            guard box.armed, let f = box.fixture else { return }
+            box.armed = false
+            _ = try! f.put("k", "during")
+        })
+        box.fixture = w
+        defer { box.fixture = nil }
+        try w.put("k", "1")                                   // 2
+        try w.put("k", "2")                                   // 3
+        let s = w.ws.makeStream()
+        try s.watch("k", start: 2)
+        w.ws.syncOnce()                                       // reads 2...3; 4 is notified meanwhile
+        XCTAssertEqual(w.ws.watcherCounts.unsynced, 1, "it must not join the synced group at 3")
+        w.ws.syncUntilIdle()
+        XCTAssertEqual(w.ws.watcherCounts.synced, 1)
+        try w.put("k", "3")                                   // 5
+        XCTAssertEqual(describe(s.drain()), ["PUT k@2", "PUT k@3", "PUT k@4", "PUT k@5"])
     }
 
     func testCompactedStartRevisionCancelsWithCompactRevision() throws {
