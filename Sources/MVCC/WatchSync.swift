@@ -75,7 +75,7 @@ extension WatchableStore {
                     progressed = true
                     w.minRev = upTo + 1
                 }
-                if true { state.makeSynced(w) }
+                if upTo >= state.notifiedRev { state.makeSynced(w) }
             }
             return progressed && !state.unsynced.isEmpty
         }
