@@ -15,6 +15,7 @@ extension ServerNode {
         }
         do {
             try session.finish(appliedIndex: last.0.index)
+            for change in session.changes { watchable.notify(change.events, revision: change.revision) }
         } catch {
             // Nothing of the batch was kept: every write in it failed.
             logger.error("apply: cannot commit entries up to \(last.0.index): \(error)")

@@ -1,6 +1,7 @@
 import EtcdProto
 import Foundation
 import Lease
+import MVCC
 import Logging
 import Synchronization
 
@@ -22,6 +23,7 @@ public final class ServerNode: Sendable {
     let storage: MemberStorage
     let pipeline: RequestPipeline
     let lessor: Lessor
+    public let watchable: WatchableStore
     let leaseExpiry: Mutex<Task<Void, Never>?> = Mutex(nil)
     let progress: Mutex<Progress>
     private let nextRequestID: Atomic<UInt64>
@@ -49,6 +51,7 @@ public final class ServerNode: Sendable {
         clusterID = Identity.clusterID(memberIDs: members)
         storage = try MemberStorage(options: options, logger: logger)
         lessor = try Lessor(backend: storage.backend, minTTL: options.minLeaseTTL)
+        watchable = WatchableStore(store: storage.store)
         for (key, lease) in storage.store.restoredLeases { try? lessor.attach(id: lease, key: key) }
         let recovered = try storage.recover(memberID: memberID, clusterID: clusterID)
         progress = Mutex(Progress(term: recovered.term, appliedIndex: recovered.appliedIndex,
@@ -80,10 +83,14 @@ public final class ServerNode: Sendable {
     public func stop() {
         leaseExpiry.withLock { $0?.cancel() }
         pipeline.stop()
+        watchable.shutdown()
         storage.close()
     }
 
     public var isHealthy: Bool { true }
+
+    /// The store's newest revision.
+    public var currentRevision: Int64 { storage.currentRevision }
 
     // MARK: - Responses
 
