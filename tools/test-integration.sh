@@ -97,6 +97,16 @@ walkthrough() { # ENDPOINT -> outputs of every step, separated by markers
   run lease revoke "$lease"
   run put lk3 v3 --lease=1234
   run put lk3 v3 --ignore-lease
+  # A watcher started before the writes prints what etcdctl prints against etcd.
+  timeout 5 "${e[@]}" watch w --prefix --prev-kv > "$work/watch-$1" 2>&1 &
+  local watcher=$!
+  sleep 0.5
+  "${e[@]}" put w1 a > /dev/null; "${e[@]}" put w2 b > /dev/null; "${e[@]}" put w1 c > /dev/null
+  "${e[@]}" del w --prefix > /dev/null
+  printf '\nput w3 x\nput w4 y\n\n\n' | "${e[@]}" txn > /dev/null
+  sleep 1; kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null
+  echo "### watch w --prefix --prev-kv (live)"; cat "$work/watch-$1"
+  echo "### watch w1 --rev 2 (history)"; timeout 3 "${e[@]}" watch w1 --rev 2 2>&1 | head -n 9
 }
 
 start real /usr/bin/etcd || exit 1; real_ep=$endpoint
@@ -124,9 +134,21 @@ while IFS= read -r line; do
   echo "$line"
 done < "$work/steps"
 
+# The watch comparison above means something only if the watcher saw the writes.
+[ "$(grep -c '^w[1-4]$' "$work/watch-$swift_ep")" -ge 7 ]
+check "live etcdctl watch saw the puts, deletes and the txn" $? "$(cat "$work/watch-$swift_ep")"
+
 # Python etcd3 client against etcd-swift.
 /usr/bin/python3 "$here/etcd3_smoke.py" "$swift_ep" > "$work/py.out" 2>&1
 check "python etcd3 smoke test" $? "$(tail -n 15 "$work/py.out")"
+
+# Watch and Lease through Go's clientv3: history, prev_kv, compaction, progress, expiry, keepalive,
+# a slow watcher.
+checker=$work/clientv3check
+(cd "$here/clientv3-check" && GO111MODULE=off GOFLAGS= GOPATH="$here/clientv3-check:/usr/share/gocode" \
+   GOCACHE=${GOCACHE:-/tmp/gocache} go build -o "$checker" clientv3check) > "$work/go-build.out" 2>&1
+timeout 180 "$checker" -endpoint "$swift_ep" > "$work/clientv3.out" 2>&1
+check "clientv3 watch and lease checks" $? "$(cat "$work/go-build.out" "$work/clientv3.out")"
 
 # Bad input: each gets an error status or a closed connection, and the server keeps serving.
 python3 - "$swift_ep" > "$work/garbage.out" 2>&1 <<'PY'

@@ -11,9 +11,12 @@ public enum EntryType: UInt8, Sendable, Hashable {
 
 /// One entry of the replicated log.
 public struct Entry: Sendable, Hashable {
+    /// The leader term in which the entry was created.
     public var term: UInt64
+    /// Position in the log (1-based).
     public var index: UInt64
     public var type: EntryType
+    /// Opaque command bytes (a serialized ``ConfChange`` for `.confChange` entries).
     public var data: [UInt8]
 
     public init(term: UInt64 = 0, index: UInt64 = 0, type: EntryType = .normal, data: [UInt8] = []) {
@@ -72,17 +75,27 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable {
 /// A message between raft nodes (or a local input to one), shaped like raftpb.Message.
 public struct Message: Sendable, Hashable {
     public var type: MessageType
+    /// Receiver's node id.
     public var to: UInt64
+    /// Sender's node id.
     public var from: UInt64
+    /// Sender's term (0 for local messages and forwarded proposals/reads).
     public var term: UInt64
     /// Term of the entry at `index` (the one preceding `entries` in an append).
     public var logTerm: UInt64
+    /// Append: index preceding `entries`; responses: the index acknowledged or rejected;
+    /// ReadIndex responses: the read index.
     public var index: UInt64
     public var entries: [Entry]
+    /// The sender's commit index (appends, heartbeats).
     public var commit: UInt64
+    /// The snapshot of a `.snap` message.
     public var snapshot: Snapshot?
+    /// A negative answer (vote refused, append not matching).
     public var reject: Bool
+    /// On a rejected append: the follower's last index, so the leader can skip back.
     public var rejectHint: UInt64
+    /// Heartbeats: the ReadIndex request context; votes: the leader-transfer marker.
     public var context: [UInt8]
 
     public init(type: MessageType, to: UInt64 = 0, from: UInt64 = 0, term: UInt64 = 0, logTerm: UInt64 = 0,
@@ -105,8 +118,11 @@ public struct Message: Sendable, Hashable {
 
 /// The state that must be durable before any message depending on it is sent.
 public struct HardState: Sendable, Hashable {
+    /// Current term.
     public var term: UInt64
+    /// The candidate voted for in `term` (0: none).
     public var vote: UInt64
+    /// Highest index known committed.
     public var commit: UInt64
 
     public init(term: UInt64 = 0, vote: UInt64 = 0, commit: UInt64 = 0) {
@@ -120,7 +136,9 @@ public struct HardState: Sendable, Hashable {
 
 /// The membership of the cluster: voters decide elections and commits, learners only replicate.
 public struct ConfState: Sendable, Hashable {
+    /// Voting members, sorted.
     public var voters: [UInt64]
+    /// Non-voting members that receive the log, sorted.
     public var learners: [UInt64]
 
     public init(voters: [UInt64] = [], learners: [UInt64] = []) {
@@ -131,8 +149,11 @@ public struct ConfState: Sendable, Hashable {
 
 /// Describes the log prefix a snapshot replaces.
 public struct SnapshotMetadata: Sendable, Hashable {
+    /// Membership as of `index`.
     public var confState: ConfState
+    /// Index of the last entry the snapshot covers.
     public var index: UInt64
+    /// Term of that entry.
     public var term: UInt64
 
     public init(confState: ConfState = ConfState(), index: UInt64 = 0, term: UInt64 = 0) {
@@ -144,6 +165,7 @@ public struct SnapshotMetadata: Sendable, Hashable {
 
 /// A point-in-time image of the application state plus the log position it covers.
 public struct Snapshot: Sendable, Hashable {
+    /// The application's serialized state.
     public var data: [UInt8]
     public var metadata: SnapshotMetadata
 
@@ -166,9 +188,12 @@ public enum ConfChangeType: UInt8, Sendable, Hashable {
 
 /// One membership change, proposed with `proposeConfChange` and applied with `applyConfChange`.
 public struct ConfChange: Sendable, Hashable {
+    /// Application-chosen id (etcd uses it to match the waiting request).
     public var id: UInt64
     public var type: ConfChangeType
+    /// The member added, removed or promoted.
     public var nodeID: UInt64
+    /// Opaque application data (etcd stores the member's attributes here).
     public var context: [UInt8]
 
     public init(id: UInt64 = 0, type: ConfChangeType, nodeID: UInt64, context: [UInt8] = []) {
@@ -228,6 +253,7 @@ public enum StateType: UInt8, Sendable, Hashable {
 
 /// Volatile state that is useful to the application (logging, routing) but need not be persisted.
 public struct SoftState: Sendable, Hashable {
+    /// The known leader (0: none).
     public var lead: UInt64
     public var raftState: StateType
 

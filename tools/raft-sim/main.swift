@@ -19,7 +19,7 @@ import Darwin
 var seeds = 100
 var firstSeed: UInt64 = 1
 var nodes = 3
-var steps = 200
+var steps = 500
 var verbose = false
 var keepGoing = false
 var membership = true

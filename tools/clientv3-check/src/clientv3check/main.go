@@ -1,0 +1,229 @@
+// clientv3check: behaviour checks of Watch and Lease through Go's clientv3, the client most etcd
+// users run. Usage: clientv3check -endpoint 127.0.0.1:2379. Prints PASS/FAIL per check and
+// "N passed, M failed"; exits 1 on any failure. Every wait is bounded.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"go.etcd.io/etcd/clientv3"
+	"go.etcd.io/etcd/mvcc/mvccpb"
+)
+
+var passed, failed int
+
+func check(name string, err error) {
+	if err != nil {
+		failed++
+		fmt.Printf("FAIL %s: %v\n", name, err)
+		return
+	}
+	passed++
+	fmt.Printf("PASS %s\n", name)
+}
+
+// next receives one watch response within the timeout.
+func next(ch clientv3.WatchChan, d time.Duration) (clientv3.WatchResponse, error) {
+	select {
+	case r, ok := <-ch:
+		if !ok {
+			return r, fmt.Errorf("watch channel closed")
+		}
+		return r, nil
+	case <-time.After(d):
+		return clientv3.WatchResponse{}, fmt.Errorf("no watch response within %v", d)
+	}
+}
+
+func main() {
+	endpoint := flag.String("endpoint", "127.0.0.1:2379", "client endpoint")
+	flag.Parse()
+	c, err := clientv3.New(clientv3.Config{Endpoints: []string{*endpoint}, DialTimeout: 5 * time.Second})
+	if err != nil {
+		fmt.Println("connect:", err)
+		os.Exit(1)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pfx := fmt.Sprintf("/check-%d/", time.Now().UnixNano())
+
+	check("watch replays history from a start revision, in order", func() error {
+		first, err := c.Put(ctx, pfx+"h", "1")
+		if err != nil {
+			return err
+		}
+		c.Put(ctx, pfx+"h", "2")
+		c.Delete(ctx, pfx+"h")
+		wctx, wcancel := context.WithCancel(ctx)
+		defer wcancel()
+		ch := c.Watch(wctx, pfx+"h", clientv3.WithRev(first.Header.Revision))
+		var got []string
+		for len(got) < 3 {
+			r, err := next(ch, 5*time.Second)
+			if err != nil {
+				return fmt.Errorf("%v after %v", err, got)
+			}
+			for _, ev := range r.Events {
+				got = append(got, fmt.Sprintf("%s:%s@%d", ev.Type, ev.Kv.Value, ev.Kv.ModRevision))
+			}
+		}
+		want := fmt.Sprintf("[PUT:1@%d PUT:2@%d DELETE:@%d]", first.Header.Revision, first.Header.Revision+1, first.Header.Revision+2)
+		if fmt.Sprint(got) != want {
+			return fmt.Errorf("got %v, want %v", got, want)
+		}
+		return nil
+	}())
+
+	check("watch with prev_kv carries the previous value", func() error {
+		wctx, wcancel := context.WithCancel(ctx)
+		defer wcancel()
+		c.Put(ctx, pfx+"p", "old")
+		ch := c.Watch(wctx, pfx+"p", clientv3.WithPrevKV())
+		time.Sleep(100 * time.Millisecond)
+		c.Put(ctx, pfx+"p", "new")
+		r, err := next(ch, 5*time.Second)
+		if err != nil {
+			return err
+		}
+		if len(r.Events) != 1 || r.Events[0].PrevKv == nil || string(r.Events[0].PrevKv.Value) != "old" {
+			return fmt.Errorf("unexpected events %v", r.Events)
+		}
+		return nil
+	}())
+
+	check("watch from a compacted revision is cancelled with compact_revision", func() error {
+		p1, _ := c.Put(ctx, pfx+"c", "1")
+		p2, _ := c.Put(ctx, pfx+"c", "2")
+		if _, err := c.Compact(ctx, p2.Header.Revision); err != nil {
+			return err
+		}
+		wctx, wcancel := context.WithCancel(ctx)
+		defer wcancel()
+		r, err := next(c.Watch(wctx, pfx+"c", clientv3.WithRev(p1.Header.Revision)), 5*time.Second)
+		if err != nil {
+			return err
+		}
+		if r.CompactRevision != p2.Header.Revision || !r.Canceled {
+			return fmt.Errorf("compact_revision %d canceled %v, want %d true", r.CompactRevision, r.Canceled, p2.Header.Revision)
+		}
+		return nil
+	}())
+
+	check("progress request answers with the current revision", func() error {
+		wctx, wcancel := context.WithCancel(ctx)
+		defer wcancel()
+		ch := c.Watch(wctx, pfx+"progress")
+		time.Sleep(100 * time.Millisecond)
+		last, _ := c.Put(ctx, pfx+"other", "x")
+		if err := c.RequestProgress(wctx); err != nil {
+			return err
+		}
+		r, err := next(ch, 5*time.Second)
+		if err != nil {
+			return err
+		}
+		if !r.IsProgressNotify() || r.Header.Revision < last.Header.Revision {
+			return fmt.Errorf("progress notify %v at revision %d, want >= %d", r.IsProgressNotify(), r.Header.Revision, last.Header.Revision)
+		}
+		return nil
+	}())
+
+	check("lease expiry deletes the key and emits DELETE", func() error {
+		l, err := c.Grant(ctx, 2)
+		if err != nil {
+			return err
+		}
+		c.Put(ctx, pfx+"e", "v", clientv3.WithLease(l.ID))
+		wctx, wcancel := context.WithCancel(ctx)
+		defer wcancel()
+		ch := c.Watch(wctx, pfx+"e")
+		r, err := next(ch, 10*time.Second)
+		if err != nil {
+			return err
+		}
+		if len(r.Events) != 1 || r.Events[0].Type != mvccpb.DELETE {
+			return fmt.Errorf("unexpected events %v", r.Events)
+		}
+		g, _ := c.Get(ctx, pfx+"e")
+		if len(g.Kvs) != 0 {
+			return fmt.Errorf("key still there")
+		}
+		return nil
+	}())
+
+	check("keepalive keeps a key past its TTL", func() error {
+		l, err := c.Grant(ctx, 2)
+		if err != nil {
+			return err
+		}
+		c.Put(ctx, pfx+"k", "v", clientv3.WithLease(l.ID))
+		kctx, kcancel := context.WithCancel(ctx)
+		defer kcancel()
+		ka, err := c.KeepAlive(kctx, l.ID)
+		if err != nil {
+			return err
+		}
+		go func() {
+			for range ka {
+			}
+		}()
+		time.Sleep(5 * time.Second)
+		g, _ := c.Get(ctx, pfx+"k")
+		if len(g.Kvs) != 1 {
+			return fmt.Errorf("key expired despite keepalives")
+		}
+		t, err := c.TimeToLive(ctx, l.ID, clientv3.WithAttachedKeys())
+		if err != nil || t.TTL <= 0 || len(t.Keys) != 1 {
+			return fmt.Errorf("time to live %+v %v", t, err)
+		}
+		_, err = c.Revoke(ctx, l.ID)
+		return err
+	}())
+
+	check("a slow watcher does not stall writes and still gets every event", func() error {
+		wctx, wcancel := context.WithCancel(ctx)
+		defer wcancel()
+		ch := c.Watch(wctx, pfx+"slow/", clientv3.WithPrefix())
+		time.Sleep(100 * time.Millisecond)
+		const n = 2000
+		start := time.Now()
+		var wg sync.WaitGroup
+		for w := 0; w < 16; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				for i := w; i < n; i += 16 {
+					c.Put(ctx, fmt.Sprintf("%sslow/%05d", pfx, i), strings.Repeat("x", 1000))
+				}
+			}(w)
+		}
+		wg.Wait()
+		writes := time.Since(start)
+		got := 0
+		for got < n {
+			time.Sleep(time.Millisecond) // a slow consumer
+			r, err := next(ch, 10*time.Second)
+			if err != nil {
+				return fmt.Errorf("%v after %d events", err, got)
+			}
+			got += len(r.Events)
+		}
+		if got != n {
+			return fmt.Errorf("got %d events, want %d", got, n)
+		}
+		fmt.Printf("     (2000 puts took %v while the watcher was not reading)\n", writes.Round(time.Millisecond))
+		return nil
+	}())
+
+	fmt.Printf("%d passed, %d failed\n", passed, failed)
+	if failed > 0 {
+		os.Exit(1)
+	}
+}
