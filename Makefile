@@ -26,7 +26,7 @@ proto-check:
 	tools/gen-proto.sh --check
 
 unit:
-	$(SWIFT) test --skip-build 2>&1 | tools/test-summary.sh
+	$(SWIFT) test
 
 integration:
 	tools/test-integration.sh $(BIN_DEBUG)

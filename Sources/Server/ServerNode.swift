@@ -104,7 +104,7 @@ public final class ServerNode: Sendable {
         return h
     }
 
-    func fill(_ header: Etcdserverpb_ResponseHeader?) -> Etcdserverpb_ResponseHeader {
+    public func fill(_ header: Etcdserverpb_ResponseHeader?) -> Etcdserverpb_ResponseHeader {
         self.header(revision: header?.revision ?? 0)
     }
 

@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/clientv3"
+	"go.etcd.io/etcd/clientv3/concurrency"
+	"go.etcd.io/etcd/etcdserver/api/v3election/v3electionpb"
+	"go.etcd.io/etcd/etcdserver/api/v3lock/v3lockpb"
 	"go.etcd.io/etcd/mvcc/mvccpb"
 )
 
@@ -219,6 +222,192 @@ func main() {
 			return fmt.Errorf("got %d events, want %d", got, n)
 		}
 		fmt.Printf("     (2000 puts took %v while the watcher was not reading)\n", writes.Round(time.Millisecond))
+		return nil
+	}())
+
+	check("concurrency.Mutex: a second locker waits until the first unlocks", func() error {
+		s1, err := concurrency.NewSession(c, concurrency.WithTTL(10))
+		if err != nil {
+			return err
+		}
+		defer s1.Close()
+		s2, err := concurrency.NewSession(c, concurrency.WithTTL(10))
+		if err != nil {
+			return err
+		}
+		defer s2.Close()
+		m1 := concurrency.NewMutex(s1, pfx+"mutex")
+		m2 := concurrency.NewMutex(s2, pfx+"mutex")
+		if err := m1.Lock(ctx); err != nil {
+			return err
+		}
+		acquired := make(chan error, 1)
+		go func() { acquired <- m2.Lock(ctx) }()
+		select {
+		case <-acquired:
+			return fmt.Errorf("second locker got the lock while the first held it")
+		case <-time.After(500 * time.Millisecond):
+		}
+		if err := m1.Unlock(ctx); err != nil {
+			return err
+		}
+		select {
+		case err := <-acquired:
+			if err != nil {
+				return err
+			}
+		case <-time.After(5 * time.Second):
+			return fmt.Errorf("second locker never got the lock")
+		}
+		return m2.Unlock(ctx)
+	}())
+
+	check("concurrency.Election: campaign, observe, resign hands over leadership", func() error {
+		s1, _ := concurrency.NewSession(c, concurrency.WithTTL(10))
+		defer s1.Close()
+		s2, _ := concurrency.NewSession(c, concurrency.WithTTL(10))
+		defer s2.Close()
+		e1 := concurrency.NewElection(s1, pfx+"election")
+		e2 := concurrency.NewElection(s2, pfx+"election")
+		if err := e1.Campaign(ctx, "one"); err != nil {
+			return err
+		}
+		octx, ocancel := context.WithCancel(ctx)
+		defer ocancel()
+		obs := e1.Observe(octx)
+		won := make(chan error, 1)
+		go func() { won <- e2.Campaign(ctx, "two") }()
+		first := <-obs
+		if string(first.Kvs[0].Value) != "one" {
+			return fmt.Errorf("observed %q first", first.Kvs[0].Value)
+		}
+		if err := e1.Resign(ctx); err != nil {
+			return err
+		}
+		select {
+		case err := <-won:
+			if err != nil {
+				return err
+			}
+		case <-time.After(5 * time.Second):
+			return fmt.Errorf("second candidate never won")
+		}
+		l, err := e2.Leader(ctx)
+		if err != nil || string(l.Kvs[0].Value) != "two" {
+			return fmt.Errorf("leader %v %v", l, err)
+		}
+		return e2.Resign(ctx)
+	}())
+
+	check("concurrency STM: concurrent transfers keep the total", func() error {
+		for _, k := range []string{"a", "b"} {
+			c.Put(ctx, pfx+"stm/"+k, "100")
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 10)
+		for i := 0; i < 10; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				from, to := pfx+"stm/a", pfx+"stm/b"
+				if i%2 == 1 {
+					from, to = to, from
+				}
+				_, err := concurrency.NewSTM(c, func(stm concurrency.STM) error {
+					var f, t int
+					fmt.Sscan(stm.Get(from), &f)
+					fmt.Sscan(stm.Get(to), &t)
+					stm.Put(from, fmt.Sprint(f-i))
+					stm.Put(to, fmt.Sprint(t+i))
+					return nil
+				})
+				errs <- err
+			}(i)
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				return err
+			}
+		}
+		ga, _ := c.Get(ctx, pfx+"stm/a")
+		gb, _ := c.Get(ctx, pfx+"stm/b")
+		var a, b int
+		fmt.Sscan(string(ga.Kvs[0].Value), &a)
+		fmt.Sscan(string(gb.Kvs[0].Value), &b)
+		if a+b != 200 {
+			return fmt.Errorf("total %d, want 200", a+b)
+		}
+		return nil
+	}())
+
+	check("v3lockpb.Lock service: lock, contend, unlock", func() error {
+		lc := v3lockpb.NewLockClient(c.ActiveConnection())
+		l, err := c.Grant(ctx, 30)
+		if err != nil {
+			return err
+		}
+		held, err := lc.Lock(ctx, &v3lockpb.LockRequest{Name: []byte(pfx + "svc-lock"), Lease: int64(l.ID)})
+		if err != nil {
+			return err
+		}
+		if !strings.HasPrefix(string(held.Key), pfx+"svc-lock/") {
+			return fmt.Errorf("lock key %q", held.Key)
+		}
+		l2, _ := c.Grant(ctx, 30)
+		second := make(chan error, 1)
+		go func() {
+			r, err := lc.Lock(ctx, &v3lockpb.LockRequest{Name: []byte(pfx + "svc-lock"), Lease: int64(l2.ID)})
+			if err == nil {
+				_, err = lc.Unlock(ctx, &v3lockpb.UnlockRequest{Key: r.Key})
+			}
+			second <- err
+		}()
+		select {
+		case <-second:
+			return fmt.Errorf("second Lock returned while the lock was held")
+		case <-time.After(500 * time.Millisecond):
+		}
+		if _, err := lc.Unlock(ctx, &v3lockpb.UnlockRequest{Key: held.Key}); err != nil {
+			return err
+		}
+		select {
+		case err := <-second:
+			return err
+		case <-time.After(5 * time.Second):
+			return fmt.Errorf("second Lock never returned")
+		}
+	}())
+
+	check("v3electionpb.Election service: campaign, leader, proclaim, resign", func() error {
+		ec := v3electionpb.NewElectionClient(c.ActiveConnection())
+		l, err := c.Grant(ctx, 30)
+		if err != nil {
+			return err
+		}
+		name := []byte(pfx + "svc-election")
+		if _, err := ec.Leader(ctx, &v3electionpb.LeaderRequest{Name: name}); err == nil || !strings.Contains(err.Error(), "election: no leader") {
+			return fmt.Errorf("leader of an empty election: %v", err)
+		}
+		camp, err := ec.Campaign(ctx, &v3electionpb.CampaignRequest{Name: name, Lease: int64(l.ID), Value: []byte("v1")})
+		if err != nil {
+			return err
+		}
+		if _, err := ec.Proclaim(ctx, &v3electionpb.ProclaimRequest{Leader: camp.Leader, Value: []byte("v2")}); err != nil {
+			return err
+		}
+		lead, err := ec.Leader(ctx, &v3electionpb.LeaderRequest{Name: name})
+		if err != nil || string(lead.Kv.Value) != "v2" {
+			return fmt.Errorf("leader %v %v", lead, err)
+		}
+		if _, err := ec.Resign(ctx, &v3electionpb.ResignRequest{Leader: camp.Leader}); err != nil {
+			return err
+		}
+		stale := *camp.Leader
+		if _, err := ec.Proclaim(ctx, &v3electionpb.ProclaimRequest{Leader: &stale, Value: []byte("v3")}); err == nil || !strings.Contains(err.Error(), "election: not leader") {
+			return fmt.Errorf("proclaim after resign: %v", err)
+		}
 		return nil
 	}())
 
