@@ -50,6 +50,25 @@ try:
     sys.exit(1)
 except Exception as e:  # etcd3 passes grpc's error through
     expect("empty key refused", "key is not provided" in str(e), True)
+lease = client.lease(30)
+client.put("/smoke/leased", "x", lease=lease)
+expect("lease keys", [k for k in lease.keys], [b"/smoke/leased"])
+expect("lease granted ttl", lease.granted_ttl, 30)
+lease.refresh()
+lease.revoke()
+expect("revoked lease deleted its key", client.get("/smoke/leased")[0], None)
+
+events, cancel = client.watch_prefix("/smoke/w/")
+client.put("/smoke/w/1", "a")
+client.delete("/smoke/w/1")
+seen = []
+for event in events:
+    seen.append((type(event).__name__, event.key))
+    if len(seen) == 2:
+        break
+cancel()
+expect("watch events", seen, [("PutEvent", b"/smoke/w/1"), ("DeleteEvent", b"/smoke/w/1")])
+
 status = client.status()
 expect("status version", status.version, "3.4.23")
 print("all checks passed")
