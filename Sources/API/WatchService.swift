@@ -17,42 +17,26 @@ struct WatchService {
     }
 }
 
-/// One Watch stream. Responses leave through a single sender in order; a watcher's "created"
-/// response always precedes its events because both are queued under `gate`.
+/// One Watch stream. Requests are handled as they arrive; every response (created, canceled,
+/// progress and events) leaves through the watch stream's one queue, whose control responses go
+/// ahead of events, so a watcher's "created" always precedes its events. The sender takes what is
+/// queued in bursts and writes a burst with one hop to the connection.
 private final class WatchSession: Sendable {
-    enum Outbound: Sendable {
-        case control(Etcdserverpb_WatchResponse)
-        case watch(WatchResponse)
-    }
-
     let node: ServerNode
     let stream: WatchStream
-    let gate = Mutex<Void>(())
-    /// Per watch id: whether it wants prev_kv / fragmented responses.
-    let options = Mutex<[Int64: (prevKV: Bool, fragment: Bool)]>([:])
-    let outbound: AsyncStream<Outbound>
-    let outboundIn: AsyncStream<Outbound>.Continuation
-    /// Watch responses in flight between the pump and the sender; bounds memory per stream.
-    static let window = 16
-    let credits: AsyncStream<Void>
-    let creditsIn: AsyncStream<Void>.Continuation
+    /// Per watch id: whether it wants fragmented responses.
+    let fragmented = Mutex<Set<Int64>>([])
 
     init(node: ServerNode) {
         self.node = node
         stream = node.watchable.makeStream()
-        (outbound, outboundIn) = AsyncStream.makeStream(of: Outbound.self)
-        (credits, creditsIn) = AsyncStream.makeStream(of: Void.self)
     }
 
     func run(requests: RequestStream, responses: ResponseStream) async throws {
-        for _ in 0..<Self.window { creditsIn.yield() }
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await self.pump() }
             group.addTask { try await self.send(to: responses) }
             defer {
                 stream.close()
-                outboundIn.finish()
-                creditsIn.finish()
                 group.cancelAll()
             }
             for try await message in requests {
@@ -68,74 +52,57 @@ private final class WatchSession: Sendable {
             // As etcd: an empty key is "\0", the smallest key; range_end "\0" means "every key >= key",
             // which the store reads from the same "\0" spelling.
             let key = create.key.isEmpty ? [UInt8(0)] : create.key
-            gate.withLock { _ in
-                let revision = node.currentRevision
-                var response = Etcdserverpb_WatchResponse()
-                response.header = node.header(revision: revision)
-                response.created = true
-                do {
-                    let id = try stream.watch(
-                        id: create.watchID, key: key, end: create.rangeEnd,
-                        startRevision: create.startRevision,
-                        prevKV: create.prevKv, noPut: create.filters.contains(.noput),
-                        noDelete: create.filters.contains(.nodelete), progressNotify: create.progressNotify)
-                    options.withLock { $0[id] = (create.prevKv, create.fragment) }
-                    response.watchID = id
-                } catch {
-                    response.watchID = -1
-                    response.canceled = true
-                    response.cancelReason = "\(error)"
+            let revision = node.currentRevision
+            do {
+                let id = try stream.watch(
+                    id: create.watchID, key: key, end: create.rangeEnd, startRevision: create.startRevision,
+                    prevKV: create.prevKv, noPut: create.filters.contains(.noput),
+                    noDelete: create.filters.contains(.nodelete), progressNotify: create.progressNotify
+                ) { id in
+                    if create.fragment { self.fragmented.withLock { _ = $0.insert(id) } }
+                    var created = WatchResponse(watchID: id, revision: revision)
+                    created.created = true
+                    return created
                 }
-                outboundIn.yield(.control(response))
+                _ = id
+            } catch {
+                var refused = WatchResponse(watchID: -1, revision: revision, canceled: true, cancelReason: "\(error)")
+                refused.created = true
+                stream.sendControl(refused)
             }
         case .cancelRequest(let cancel):
             if stream.cancel(id: cancel.watchID) {
-                options.withLock { _ = $0.removeValue(forKey: cancel.watchID) }
-                var response = Etcdserverpb_WatchResponse()
-                response.header = node.header()
-                response.watchID = cancel.watchID
-                response.canceled = true
-                outboundIn.yield(.control(response))
+                fragmented.withLock { _ = $0.remove(cancel.watchID) }
+                stream.sendControl(WatchResponse(watchID: cancel.watchID, revision: node.currentRevision, canceled: true))
             }
         case .progressRequest:
             // etcd 3.4 answers at once, for every watcher of the stream (watch id -1).
-            var response = Etcdserverpb_WatchResponse()
-            response.header = node.header()
-            response.watchID = -1
-            outboundIn.yield(.control(response))
+            stream.sendControl(WatchResponse(watchID: -1, revision: node.currentRevision))
         case nil:
             break
         }
     }
 
-    /// Moves the store's responses to the sender, at most `window` at a time.
-    private func pump() async {
-        var credit = credits.makeAsyncIterator()
-        for await response in stream.responses {
-            guard await credit.next() != nil else { return }
-            gate.withLock { _ in outboundIn.yield(.watch(response)) }
-        }
-    }
-
     private func send(to responses: ResponseStream) async throws {
-        for await item in outbound {
-            switch item {
-            case .control(let response):
-                try await responses.send(ProtoCodec.encode(response))
-            case .watch(let w):
-                let wanted = options.withLock { $0[w.watchID] } ?? (prevKV: false, fragment: false)
+        let limit = node.options.maxRequestBytes
+        while let batch = await stream.nextBatch(max: 256) {
+            var messages: [ByteBuffer] = []
+            messages.reserveCapacity(batch.count)
+            let fragmenting = fragmented.withLock { $0 }
+            for w in batch {
                 var response = Etcdserverpb_WatchResponse()
                 response.header = node.header(revision: w.revision)
                 response.watchID = w.watchID
+                response.created = w.created
                 response.compactRevision = w.compactRevision
                 response.canceled = w.canceled || w.compactRevision != 0
                 response.cancelReason = w.cancelReason
-                response.events = w.events.map { $0.proto(withPrevKV: wanted.prevKV) }
-                for part in Self.fragments(response, limit: node.options.maxRequestBytes, enabled: wanted.fragment) {
-                    try await responses.send(ProtoCodec.encode(part))
+                response.events = w.events.map(\.proto)
+                for part in Self.fragments(response, limit: limit, enabled: fragmenting.contains(w.watchID)) {
+                    messages.append(ProtoCodec.encode(part))
                 }
-                creditsIn.yield()
             }
+            try await responses.send(contentsOf: messages)
         }
     }
 
@@ -167,11 +134,12 @@ private final class WatchSession: Sendable {
 }
 
 extension Event {
-    func proto(withPrevKV: Bool) -> Mvccpb_Event {
+    /// prevKV is present only when the watcher asked for it (the store fills it then).
+    var proto: Mvccpb_Event {
         var event = Mvccpb_Event()
         event.type = kind == .put ? .put : .delete
         event.kv = kv.proto
-        if withPrevKV, let prevKV { event.prevKv = prevKV.proto }
+        if let prevKV { event.prevKv = prevKV.proto }
         return event
     }
 }

@@ -48,6 +48,18 @@ public struct ResponseStream: Sendable {
         }
     }
 
+    /// Sends several messages with one hop to the connection's event loop; otherwise as `send(_:)`.
+    public func send(contentsOf messages: [ByteBuffer]) async throws {
+        guard let last = messages.last else { return }
+        let connection = self.connection
+        let id = streamID
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            connection.eventLoop.execute {
+                connection.value.enqueue(streamID: id, messages: messages.dropLast(), last: last, continuation: continuation)
+            }
+        }
+    }
+
     /// Sets the response headers; they go out with the first message.
     public func setHeaders(_ headers: Metadata) { response.setHeaders(headers) }
     /// Adds custom trailing metadata, sent with the final status.

@@ -412,11 +412,18 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
 
     /// Queues one response message from ``ResponseStream/send(_:)``.
     func enqueue(streamID: Int32, message: ByteBuffer, continuation: CheckedContinuation<Void, any Error>) {
+        enqueue(streamID: streamID, messages: [], last: message, continuation: continuation)
+    }
+
+    /// Queues response messages in order; `continuation` resumes as for the last one.
+    func enqueue(streamID: Int32, messages: ArraySlice<ByteBuffer>, last: ByteBuffer,
+                 continuation: CheckedContinuation<Void, any Error>) {
         guard let call = calls[streamID], !call.isFinished, let session else {
             continuation.resume(throwing: GRPCStatus(code: .cancelled, message: "call is over"))
             return
         }
-        call.pending.writeGRPCMessage(message)
+        for message in messages { call.pending.writeGRPCMessage(message) }
+        call.pending.writeGRPCMessage(last)
         if !call.headersSent {
             sendHeaders(call)
         } else if call.deferred {

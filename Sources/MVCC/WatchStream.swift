@@ -23,8 +23,12 @@ public final class WatchStream: Sendable {
     /// as etcd does); any other id is the client's choice and must be free. `startRevision` 0
     /// starts at the next revision; one at or below the current revision replays history first;
     /// one in the future waits for it. Returns the id.
+    ///
+    /// With `announce`, the response it builds for the new id is queued (as a control response)
+    /// before the watcher can match anything, so it always precedes the watcher's events.
     public func watch(id: Int64, key: [UInt8], end: [UInt8], startRevision: Int64, prevKV: Bool, noPut: Bool,
-                      noDelete: Bool, progressNotify: Bool) throws(WatchError) -> Int64 {
+                      noDelete: Bool, progressNotify: Bool,
+                      announce: ((Int64) -> WatchResponse)? = nil) throws(WatchError) -> Int64 {
         if !end.isEmpty && end != [0] && !key.lexicographicallyPrecedes(end) { throw .emptyRange }
         let range = WatchRange(key: key, end: end)
         let st = owner.state
@@ -45,6 +49,11 @@ public final class WatchStream: Sendable {
                             progressNotify: progressNotify, registry: reg, buffer: buffer,
                             minRev: synced ? max(cur + 1, startRevision) : max(startRevision, 1))
             reg.watchers[wid] = w
+            if let announce {
+                var created = announce(wid)
+                created.isControl = true
+                buffer.offerControl(created)
+            }
             if synced {
                 st.synced.add(w)
             } else {
@@ -91,6 +100,19 @@ public final class WatchStream: Sendable {
     public var responses: AsyncStream<WatchResponse> {
         let buffer = self.buffer
         return AsyncStream(unfolding: { await buffer.next() })
+    }
+
+    /// Queues a control response (canceled, progress) ahead of the queued events.
+    public func sendControl(_ response: WatchResponse) {
+        var response = response
+        response.isControl = true
+        buffer.offerControl(response)
+    }
+
+    /// Waits for the next responses: one, plus whatever else is queued, up to `max`; nil once the
+    /// stream is closed or the task is cancelled. Fills prevKV where asked. One consumer.
+    public func nextBatch(max: Int = 256) async -> [WatchResponse]? {
+        await buffer.nextBatch(max: max)
     }
 
     /// Frees every watcher of the stream and ends `responses`.

@@ -21,6 +21,9 @@ final class StreamBuffer: @unchecked Sendable {
     private let wake: @Sendable () -> Void
     /// Ring of `capacity` slots.
     private var slots: [Item?]
+    /// Control responses (created, canceled, progress) go first and are never refused: there is
+    /// at most one per client request, and the client's own flow control bounds those.
+    private var control: [WatchResponse] = []
     private var head = 0
     private var count = 0
     private var waiter: CheckedContinuation<Item?, Never>?
@@ -57,6 +60,20 @@ final class StreamBuffer: @unchecked Sendable {
         return accepted
     }
 
+    /// Queues a control response ahead of every event response.
+    func offerControl(_ response: WatchResponse) {
+        let handoff: CheckedContinuation<Item?, Never>? = mutex.withLock {
+            if closed { return nil }
+            if let w = waiter {
+                waiter = nil
+                return w
+            }
+            control.append(response)
+            return nil
+        }
+        handoff?.resume(returning: Item(response: response, needPrevKV: false))
+    }
+
     /// False when an offer would be refused now; then the consumer's next take wakes the sync
     /// worker, as after a refused offer.
     func hasRoom() -> Bool {
@@ -91,6 +108,7 @@ final class StreamBuffer: @unchecked Sendable {
         let w: CheckedContinuation<Item?, Never>? = mutex.withLock {
             closed = true
             slots = []
+            control = []
             count = 0
             defer { waiter = nil }
             return waiter
@@ -106,6 +124,29 @@ final class StreamBuffer: @unchecked Sendable {
         return item.response
     }
 
+    /// Waits for one response, then takes up to `max - 1` more that are already queued, so a
+    /// consumer pays one wake-up for a burst (1,000 watchers of one key make such bursts).
+    func nextBatch(max: Int) async -> [WatchResponse]? {
+        guard let first = await take() else { return nil }
+        var items = [first]
+        let wasRefused: Bool = mutex.withLock {
+            var refusedAny = false
+            while items.count < max {
+                let (item, r) = popLocked()
+                refusedAny = refusedAny || r
+                guard let item else { break }
+                items.append(item)
+            }
+            return refusedAny
+        }
+        if wasRefused { wake() }
+        return items.map { item in
+            var response = item.response
+            if item.needPrevKV { fillPrevKV(&response) }
+            return response
+        }
+    }
+
     /// A response without waiting (tests), prevKV filled.
     func poll() -> WatchResponse? {
         let (item, wasRefused): (Item?, Bool) = mutex.withLock { popLocked() }
@@ -116,6 +157,7 @@ final class StreamBuffer: @unchecked Sendable {
     }
 
     private func popLocked() -> (Item?, Bool) {
+        if !control.isEmpty { return (Item(response: control.removeFirst(), needPrevKV: false), false) }
         guard count > 0 else { return (nil, false) }
         let item = slots[head]
         slots[head] = nil

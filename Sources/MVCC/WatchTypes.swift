@@ -15,6 +15,11 @@ public struct WatchResponse: Sendable, Equatable {
     /// True when this response ends the watcher (compaction).
     public var canceled: Bool
     public var cancelReason: String
+    /// A control response the gRPC layer queued itself (`WatchStream.sendControl`, or the
+    /// `created` response of `watch`): it announces or ends a watcher rather than carrying events.
+    public var isControl: Bool = false
+    /// Set on the response announcing a new watcher.
+    public var created: Bool = false
 
     public init(watchID: Int64, events: [Event] = [], revision: Int64, compactRevision: Int64 = 0,
                 canceled: Bool = false, cancelReason: String = "") {
