@@ -48,22 +48,10 @@ extension KVApply {
             var target: [UInt8] = []
             if case .value(let v) = c.targetUnion { target = v }
             result = kv.value == target ? 0 : (kv.value.lexicographicallyPrecedes(target) ? -1 : 1)
-        case .create:
-            var target: Int64 = 0
-            if case .createRevision(let v) = c.targetUnion { target = v }
-            result = order(kv.createRevision, target)
-        case .mod:
-            var target: Int64 = 0
-            if case .modRevision(let v) = c.targetUnion { target = v }
-            result = order(kv.modRevision, target)
-        case .version:
-            var target: Int64 = 0
-            if case .version(let v) = c.targetUnion { target = v }
-            result = order(kv.version, target)
-        case .lease:
-            var target: Int64 = 0
-            if case .lease(let v) = c.targetUnion { target = v }
-            result = order(kv.lease, target)
+        case .create: result = order(kv.createRevision, integerTarget(c))
+        case .mod: result = order(kv.modRevision, integerTarget(c))
+        case .version: result = order(kv.version, integerTarget(c))
+        case .lease: result = order(kv.lease, integerTarget(c))
         default:
             return true
         }
@@ -73,6 +61,17 @@ extension KVApply {
         case .greater: return result > 0
         case .less: return result < 0
         default: return true
+        }
+    }
+
+    /// The compare's number when its union matches its target (etcd reads 0 otherwise).
+    private static func integerTarget(_ c: Etcdserverpb_Compare) -> Int64 {
+        switch (c.target, c.targetUnion) {
+        case (.create, .createRevision(let v)?), (.mod, .modRevision(let v)?), (.version, .version(let v)?),
+             (.lease, .lease(let v)?):
+            v
+        default:
+            0
         }
     }
 

@@ -136,12 +136,7 @@ extension ServerNode {
     private func enqueue(key: [UInt8], prefix: [UInt8], lease: Int64, value: [UInt8]) async throws(ServerError)
         -> (Etcdserverpb_ResponseHeader, Int64, Int64?)
     {
-        var put = Etcdserverpb_PutRequest()
-        put.key = key
-        put.value = value
-        put.lease = lease
-        var get = Etcdserverpb_RangeRequest()
-        get.key = key
+        let (put, get) = Self.claim(key: key, lease: lease, value: value)
         let owner = firstCreated(prefix: prefix)
         let response = try await txn(compare: .createRevision(key, 0), success: [.requestPut(put), .requestRange(owner)],
                                      failure: [.requestRange(get), .requestRange(owner)])
@@ -161,17 +156,25 @@ extension ServerNode {
     private func candidacy(key: [UInt8], prefix: [UInt8], lease: Int64, value: [UInt8]) async throws(ServerError)
         -> (Etcdserverpb_ResponseHeader, Int64, Bool, Mvccpb_KeyValue?)
     {
+        let (put, get) = Self.claim(key: key, lease: lease, value: value)
+        let response = try await txn(compare: .createRevision(key, 0), success: [.requestPut(put)], failure: [.requestRange(get)])
+        let header = response.header ?? self.header()
+        var existing: Mvccpb_KeyValue?
+        if !response.succeeded, case .responseRange(let r)? = response.responses.first?.response { existing = r.kvs.first }
+        return (header, header.revision, response.succeeded, existing)
+    }
+
+    /// The put that claims `key` for `lease` and the get that reads it back when it exists.
+    private static func claim(key: [UInt8], lease: Int64, value: [UInt8])
+        -> (Etcdserverpb_PutRequest, Etcdserverpb_RangeRequest)
+    {
         var put = Etcdserverpb_PutRequest()
         put.key = key
         put.value = value
         put.lease = lease
         var get = Etcdserverpb_RangeRequest()
         get.key = key
-        let response = try await txn(compare: .createRevision(key, 0), success: [.requestPut(put)], failure: [.requestRange(get)])
-        let header = response.header ?? self.header()
-        var existing: Mvccpb_KeyValue?
-        if !response.succeeded, case .responseRange(let r)? = response.responses.first?.response { existing = r.kvs.first }
-        return (header, header.revision, response.succeeded, existing)
+        return (put, get)
     }
 
     /// Waits until no key under `prefix` created at or before `maxCreateRevision` is left.
