@@ -14,6 +14,7 @@ final class MemberStorage: EntryLog, @unchecked Sendable {
     let backend: Backend
     let store: KVStore
     private let walDir: String
+    private let walOptions: WAL.Options
     private var wal: WAL?
     private let logger: Logger
 
@@ -30,6 +31,7 @@ final class MemberStorage: EntryLog, @unchecked Sendable {
         self.logger = logger
         let memberDir = options.dataDir + "/member"
         walDir = memberDir + "/wal"
+        walOptions = WAL.Options(segmentSize: options.walSegmentBytes)
         try makeDirectories(memberDir + "/snap")
         let quota = options.quotaBackendBytes > 0 ? options.quotaBackendBytes : Backend.defaultQuotaBytes
         backend = try Backend(path: memberDir + "/snap/db", options: Backend.Options(quotaBytes: quota))
@@ -41,12 +43,12 @@ final class MemberStorage: EntryLog, @unchecked Sendable {
     func recover(memberID: UInt64, clusterID: UInt64) throws -> Recovered {
         var recovered: Recovered
         if WAL.exists(dir: walDir) {
-            let (wal, contents) = try WAL.open(dir: walDir)
+            let (wal, contents) = try WAL.open(dir: walDir, snapshot: try savedSnapshot(), options: walOptions)
             self.wal = wal
             let lastTerm = max(contents.entries.last?.term ?? 0, contents.hardState?.term ?? 0)
             let applied = store.consistentIndex
             recovered = Recovered(
-                term: lastTerm + 1, lastIndex: wal.lastIndex, appliedIndex: applied, isNew: false,
+                term: lastTerm + 1, lastIndex: max(wal.lastIndex, applied), appliedIndex: applied, isNew: false,
                 unapplied: contents.entries.filter { $0.index > applied }.map {
                     LogEntry(index: $0.index, term: $0.term, kind: $0.type == 1 ? .confChange : .normal, data: $0.data)
                 })
@@ -55,7 +57,7 @@ final class MemberStorage: EntryLog, @unchecked Sendable {
             var metadata = Etcdserverpb_Metadata()
             metadata.nodeID = memberID
             metadata.clusterID = clusterID
-            let wal = try WAL.create(dir: walDir, metadata: metadata.serializedBytes())
+            let wal = try WAL.create(dir: walDir, metadata: metadata.serializedBytes(), options: walOptions)
             self.wal = wal
             // The bootstrap entry adding this member, at term 1, as etcd's raft writes it.
             var change = Raftpb_ConfChange()
@@ -79,6 +81,39 @@ final class MemberStorage: EntryLog, @unchecked Sendable {
     }
 
     func sync() throws { try wal!.sync() }
+
+    /// The WAL keeps entries from its last snapshot record on; older segments go. The record is
+    /// written and synced first, then the backend notes it, then segments are deleted, so a crash
+    /// at any step leaves a snapshot record that the noted one matches.
+    func release(through index: UInt64, term: UInt64) throws {
+        let snapshot = WALSnapshot(index: index, term: term)
+        try wal!.append(.snapshot(snapshot))
+        try wal!.sync()
+        try backend.update { tx in try tx.put(.meta, Self.walSnapshotKey, Self.encode(snapshot)) }
+        try backend.sync()
+        try wal!.releaseTo(index: index)
+        logger.info("saved snapshot at index \(index); released WAL segments before it")
+    }
+
+    /// Our own `meta` key (etcd keeps this in its snap files): the WAL snapshot record to open at.
+    private static let walSnapshotKey = Array("etcd-swift-wal-snapshot".utf8)
+
+    private func savedSnapshot() throws -> WALSnapshot {
+        let tx = try backend.read()
+        defer { tx.end() }
+        guard let bytes = try tx.get(.meta, Self.walSnapshotKey), bytes.count == 16 else {
+            return WALSnapshot(index: 0, term: 0)
+        }
+        func word(_ at: Int) -> UInt64 { bytes[at..<at + 8].reduce(0) { $0 << 8 | UInt64($1) } }
+        return WALSnapshot(index: word(0), term: word(8))
+    }
+
+    private static func encode(_ s: WALSnapshot) -> [UInt8] {
+        (0..<16).map { i in UInt8(truncatingIfNeeded: (i < 8 ? s.index : s.term) >> UInt64(56 - 8 * (i % 8))) }
+    }
+
+    /// Makes every committed LMDB transaction durable (apply thread, before a WAL release).
+    func syncBackend() throws { try backend.sync() }
 
     func close() {
         try? wal?.close()

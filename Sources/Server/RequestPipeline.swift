@@ -1,5 +1,6 @@
 import EtcdProto
 import Foundation
+import Synchronization
 
 /// One entry of the member's log, as the WAL stores it.
 public struct LogEntry: Sendable, Equatable {
@@ -28,6 +29,9 @@ public protocol EntryLog: AnyObject {
     func append(_ entries: [LogEntry]) throws
     /// Makes everything appended so far durable (fdatasync).
     func sync() throws
+    /// Drops the log before `index`, whose effects the backend holds durably (etcd's snapshot
+    /// followed by WAL segment release).
+    func release(through index: UInt64, term: UInt64) throws
 }
 
 /// What applying one request produced: the typed response, or the error etcd would return.
@@ -69,6 +73,8 @@ final class RequestPipeline: @unchecked Sendable {
     private var lastIndex: UInt64
     private let apply: ([(LogEntry, Proposal?)]) -> Void
     private let stoppedLog = BlockingQueue<Bool>()
+    /// An applied index whose data the backend has made durable, for the log thread to release.
+    private let releasable = Mutex<UInt64?>(nil)
     private let stoppedApply = BlockingQueue<Bool>()
 
     /// - Parameters:
@@ -99,6 +105,11 @@ final class RequestPipeline: @unchecked Sendable {
         proposals.push(Proposal(kind: kind, data: data))
     }
 
+    /// Lets the log thread drop everything before `index` at its next batch.
+    func allowRelease(through index: UInt64) {
+        releasable.withLock { $0 = index }
+    }
+
     /// Stops taking proposals, finishes what is queued, and waits for both threads.
     func stop() {
         proposals.close()
@@ -117,6 +128,9 @@ final class RequestPipeline: @unchecked Sendable {
             do {
                 try log.append(entries)
                 try log.sync()
+                if let index = releasable.withLock({ value in defer { value = nil }; return value }) {
+                    try log.release(through: index, term: term)
+                }
             } catch {
                 // A WAL that cannot be written leaves nothing safe to do but refuse the batch and
                 // stop accepting writes (etcd panics here).

@@ -21,11 +21,25 @@ extension ServerNode {
             logger.error("apply: cannot commit entries up to \(last.0.index): \(error)")
             for i in answers.indices where !answers[i].1.isFailure { answers[i].1 = .failure(error) }
         }
-        progress.withLock {
+        let lastRelease = progress.withLock {
             $0.appliedIndex = last.0.index
             $0.committedIndex = max($0.committedIndex, last.0.index)
+            return $0.releasedIndex
         }
         for (completion, result) in answers { completion(result) }
+        if last.0.index - lastRelease >= UInt64(max(options.snapshotCount, 1)) { releaseLog(through: last.0.index) }
+    }
+
+    /// Every `--snapshot-count` entries, as etcd snapshots: the backend is synced so it holds
+    /// everything up to `index` durably, and the log before it may go.
+    private func releaseLog(through index: UInt64) {
+        do {
+            try storage.syncBackend()
+            progress.withLock { $0.releasedIndex = index }
+            pipeline.allowRelease(through: index)
+        } catch {
+            logger.error("cannot sync the backend for a snapshot at \(index): \(error)")
+        }
     }
 
     private func apply(_ entry: LogEntry, request known: Etcdserverpb_InternalRaftRequest?,

@@ -38,6 +38,8 @@ public final class ServerNode: Sendable {
         var term: UInt64
         var appliedIndex: UInt64
         var committedIndex: UInt64
+        /// The newest index the log was allowed to drop entries before.
+        var releasedIndex: UInt64 = 0
     }
 
     /// Opens (or creates) the member's data directory, replays the WAL, and starts the pipeline.
@@ -55,7 +57,7 @@ public final class ServerNode: Sendable {
         for (key, lease) in storage.store.restoredLeases { try? lessor.attach(id: lease, key: key) }
         let recovered = try storage.recover(memberID: memberID, clusterID: clusterID)
         progress = Mutex(Progress(term: recovered.term, appliedIndex: recovered.appliedIndex,
-                                  committedIndex: recovered.lastIndex))
+                                  committedIndex: recovered.lastIndex, releasedIndex: recovered.appliedIndex))
         nextRequestID = Atomic(memberID << 48 ^ UInt64(Date().timeIntervalSince1970 * 1000) << 8)
         let applyTarget = ApplyTarget()
         pipeline = RequestPipeline(log: storage, term: recovered.term, lastIndex: recovered.lastIndex) {

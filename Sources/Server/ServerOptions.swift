@@ -13,6 +13,8 @@ public struct ServerOptions: Sendable {
     /// 0 means etcd's default, 2 GiB.
     public var quotaBackendBytes: Int = 0
     public var snapshotCount: Int = 100_000
+    /// WAL segment size (etcd's 64 MB); tests make it small to see segments released.
+    public var walSegmentBytes: Int = 64 * 1024 * 1024
     public var heartbeatMs: Int = 100
     public var electionTimeoutMs: Int = 1000
 

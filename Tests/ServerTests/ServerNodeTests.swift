@@ -202,3 +202,38 @@ final class IdentityTests: XCTestCase {
         XCTAssertEqual(Identity.hex(Identity.clusterID(memberIDs: [member])), "c8730d66636ff140")
     }
 }
+
+/// `--snapshot-count`: the WAL is cut back as entries are applied, and a restart still finds
+/// every key.
+final class WALReleaseTests: XCTestCase {
+    func testSegmentsBeforeASnapshotAreReleasedAndRestartRecovers() async throws {
+        let dir = NSTemporaryDirectory() + "wal-release-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var options = ServerOptions()
+        options.dataDir = dir
+        options.snapshotCount = 20
+        options.walSegmentBytes = 16 * 1024
+        let value = [UInt8](repeating: 7, count: 1000)
+        var node: ServerNode? = try ServerNode(options: options, logger: Logger(label: "test"))
+        for i in 0..<300 {
+            var r = Etcdserverpb_PutRequest()
+            r.key = Array("key\(i)".utf8)
+            r.value = value
+            _ = try await node!.put(r)
+        }
+        node!.stop()
+        node = nil
+        let segments = try FileManager.default.contentsOfDirectory(atPath: dir + "/member/wal").filter { $0.hasSuffix(".wal") }
+        XCTAssertLessThan(segments.count, 10, "300 KB of entries in 16 KB segments: most were released")
+
+        let reopened = try ServerNode(options: options, logger: Logger(label: "test"))
+        defer { reopened.stop() }
+        var range = Etcdserverpb_RangeRequest()
+        range.key = Array("key".utf8)
+        range.rangeEnd = Array("kez".utf8)
+        range.countOnly = true
+        let count = try await reopened.range(range)
+        XCTAssertEqual(count.count, 300)
+        XCTAssertEqual(count.header?.revision, 301)
+    }
+}
