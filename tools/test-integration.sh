@@ -98,13 +98,13 @@ walkthrough() { # ENDPOINT -> outputs of every step, separated by markers
   run put lk3 v3 --lease=1234
   run put lk3 v3 --ignore-lease
   # A watcher started before the writes prints what etcdctl prints against etcd.
-  timeout 5 "${e[@]}" watch w --prefix --prev-kv > "$work/watch-$1" 2>&1 &
+  timeout 10 "${e[@]}" watch w --prefix --prev-kv > "$work/watch-$1" 2>&1 &
   local watcher=$!
-  sleep 0.5
+  sleep 1.5  # etcdctl prints nothing when its watch is set up; give a loaded machine time
   "${e[@]}" put w1 a > /dev/null; "${e[@]}" put w2 b > /dev/null; "${e[@]}" put w1 c > /dev/null
   "${e[@]}" del w --prefix > /dev/null
   printf '\nput w3 x\nput w4 y\n\n\n' | "${e[@]}" txn > /dev/null
-  sleep 1; kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null
+  sleep 1.5; kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null
   echo "### watch w --prefix --prev-kv (live)"; cat "$work/watch-$1"
   echo "### watch w1 --rev 2 (history)"; timeout 3 "${e[@]}" watch w1 --rev 2 2>&1 | head -n 9
 }
