@@ -83,6 +83,8 @@ walkthrough() { # ENDPOINT -> outputs of every step, separated by markers
   run get "" --from-key -w json
   run endpoint health
   run endpoint status
+  run endpoint hashkv
+  run endpoint hashkv --rev 5
   run member list
   local lease
   lease=$("${e[@]}" lease grant 100 | awk '{print $2}')

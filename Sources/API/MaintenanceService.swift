@@ -1,3 +1,4 @@
+import Dispatch
 import EtcdProto
 import GRPC
 import Server
@@ -11,11 +12,12 @@ struct MaintenanceService {
         router.unary("/etcdserverpb.Maintenance/Status") { (_: Etcdserverpb_StatusRequest, _) throws(ServerError) in
             node.status()
         }
+        // Hashes read the whole key space: off the event loop, so other calls keep flowing.
         router.unary("/etcdserverpb.Maintenance/HashKV") { (r: Etcdserverpb_HashKVRequest, _) throws(ServerError) in
-            try node.hashKV(revision: r.revision)
+            try await offLoop { () throws(ServerError) in try node.hashKV(revision: r.revision) }
         }
         router.unary("/etcdserverpb.Maintenance/Hash") { (_: Etcdserverpb_HashRequest, _) throws(ServerError) in
-            try node.hash()
+            try await offLoop { () throws(ServerError) in try node.hash() }
         }
         router.unary("/etcdserverpb.Maintenance/Alarm") { (_: Etcdserverpb_AlarmRequest, _) throws(ServerError) in
             // No alarm is raised yet (quota enforcement answers NOSPACE per request instead).
@@ -38,4 +40,17 @@ struct MaintenanceService {
             return response
         }
     }
+}
+
+/// Runs blocking work on a global dispatch queue and waits for it without holding the caller's
+/// executor (a connection's event loop).
+func offLoop<T: Sendable>(_ work: @escaping @Sendable () throws(ServerError) -> T) async throws(ServerError) -> T {
+    let result: Result<T, ServerError> = await withCheckedContinuation { continuation in
+        DispatchQueue.global().async {
+            do throws(ServerError) { continuation.resume(returning: .success(try work())) } catch {
+                continuation.resume(returning: .failure(error))
+            }
+        }
+    }
+    return try result.get()
 }
