@@ -88,6 +88,13 @@ options.snapshotCount = config.snapshotCount
 options.heartbeatMs = config.heartbeatIntervalMs
 options.electionTimeoutMs = config.electionTimeoutMs
 
+// Until members replicate through Raft, several members would silently be independent clusters.
+if options.initialCluster.count > 1 {
+    mainLog.critical(
+        "initial-cluster names \(options.initialCluster.count) members; etcd-swift serves single-member clusters only so far (replication across members is not built yet)")
+    exit(1)
+}
+
 let node: ServerNode
 do {
     node = try ServerNode(options: options, logger: Logger(label: "etcdserver"))

@@ -54,6 +54,10 @@ final class NGHTTP2Session {
         nghttp2_option_set_no_closed_streams(option, 1)
         nghttp2_option_set_max_send_header_block_length(option, 1 << 20)
         if settings.manualWindowUpdates { nghttp2_option_set_no_auto_window_update(option, 1) }
+        // grpc-go clients given an endpoint URL send it whole as :authority
+        // ("http://localhost:2379"), which nghttp2's HTTP checks reset as PROTOCOL_ERROR while Go's
+        // server accepts it. The server checks what gRPC needs itself (path, content-type, framing).
+        if server { nghttp2_option_set_no_http_messaging(option, 1) }
         var s: OpaquePointer?
         let userData = Unmanaged.passUnretained(self).toOpaque()
         let rc = server
