@@ -19,14 +19,11 @@ struct MaintenanceService {
         router.unary("/etcdserverpb.Maintenance/Hash") { (_: Etcdserverpb_HashRequest, _) throws(ServerError) in
             try await offLoop { () throws(ServerError) in try node.hash() }
         }
-        router.unary("/etcdserverpb.Maintenance/Alarm") { (_: Etcdserverpb_AlarmRequest, _) throws(ServerError) in
-            // No alarm is raised yet (quota enforcement answers NOSPACE per request instead).
-            var response = Etcdserverpb_AlarmResponse()
-            response.header = node.header()
-            return response
+        router.unary("/etcdserverpb.Maintenance/Alarm") { (r: Etcdserverpb_AlarmRequest, _) throws(ServerError) in
+            try await node.alarm(r)
         }
         router.unary("/etcdserverpb.Maintenance/Defragment") { (_: Etcdserverpb_DefragmentRequest, _) throws(ServerError) in
-            // LMDB reuses freed pages itself; there is nothing to rewrite.
+            // LMDB reuses freed pages itself, and the quota counts pages in use; nothing to rewrite.
             var response = Etcdserverpb_DefragmentResponse()
             response.header = node.header()
             return response

@@ -34,7 +34,11 @@ final class MemberStorage: EntryLog, @unchecked Sendable {
         walOptions = WAL.Options(segmentSize: options.walSegmentBytes)
         try makeDirectories(memberDir + "/snap")
         let quota = options.quotaBackendBytes > 0 ? options.quotaBackendBytes : Backend.defaultQuotaBytes
-        backend = try Backend(path: memberDir + "/snap/db", options: Backend.Options(quotaBytes: quota))
+        // The quota is enforced by the server (NOSPACE alarm); the LMDB map leaves room beyond it so
+        // the alarm, a compaction and the alarm's disarming can still be written when it is hit.
+        var backendOptions = Backend.Options(quotaBytes: quota)
+        backendOptions.mapSize = quota * 2 + 64 << 20
+        backend = try Backend(path: memberDir + "/snap/db", options: backendOptions)
         do { store = try KVStore(backend: backend) } catch { throw ServerError(error) }
     }
 

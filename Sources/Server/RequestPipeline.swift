@@ -43,6 +43,7 @@ public enum ApplyResult: Sendable {
     case compaction(Etcdserverpb_CompactionResponse)
     case leaseGrant(Etcdserverpb_LeaseGrantResponse)
     case leaseRevoke(Etcdserverpb_LeaseRevokeResponse)
+    case alarm(Etcdserverpb_AlarmResponse)
     case none
     case failure(ServerError)
 

@@ -70,6 +70,7 @@ extension ServerNode {
             }
             if let grant = request.leaseGrant { return try applyLeaseGrant(grant, in: session) }
             if let revoke = request.leaseRevoke { return try applyLeaseRevoke(revoke, in: session) }
+            if let alarm = request.alarm { return try applyAlarm(alarm, in: session) }
             if let v2 = request.v2 {
                 applyV2(v2)
                 return .none

@@ -5,6 +5,7 @@ import Lease
 /// revoke go through the log; keepalives, time-to-live and listing are answered by the lessor.
 extension ServerNode {
     public func leaseGrant(_ r: Etcdserverpb_LeaseGrantRequest) async throws(ServerError) -> Etcdserverpb_LeaseGrantResponse {
+        try await checkQuota(cost: Self.leaseOverhead)
         var request = r
         // etcd picks a positive ID when the client leaves it 0.
         while request.id <= 0 { request.id = Int64(bitPattern: nextID() & (UInt64(1) << 63 - 1)) }

@@ -13,6 +13,7 @@ extension ServerNode {
     }
 
     public func put(_ r: Etcdserverpb_PutRequest) async throws(ServerError) -> Etcdserverpb_PutResponse {
+        try await checkQuota(cost: Self.cost(r))
         guard case .put(var response) = try await propose({ $0.put = r }) else { throw .internal("unexpected result") }
         response.header = fill(response.header)
         return response
@@ -34,6 +35,7 @@ extension ServerNode {
                 try KVApply.txn(r, in: ReadOnlyWriter(base: view, lessor: lessor))
             }
         } else {
+            try await checkQuota(cost: Self.cost(r))
             guard case .txn(let applied) = try await propose({ $0.txn = r }) else { throw .internal("unexpected result") }
             response = applied
         }
@@ -59,6 +61,7 @@ extension ServerNode {
         response.raftIndex = p.committedIndex
         response.raftTerm = p.term
         response.raftAppliedIndex = p.appliedIndex
+        response.errors = alarmMembers().map { "memberID:\($0.memberID) alarm:\($0.alarm == .nospace ? "NOSPACE" : "CORRUPT")" }
         return response
     }
 

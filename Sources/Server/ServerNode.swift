@@ -24,6 +24,7 @@ public final class ServerNode: Sendable {
     let pipeline: RequestPipeline
     let lessor: Lessor
     public let watchable: WatchableStore
+    let alarms: Mutex<Set<Etcdserverpb_AlarmType>>
     let leaseExpiry: Mutex<Task<Void, Never>?> = Mutex(nil)
     let progress: Mutex<Progress>
     private let nextRequestID: Atomic<UInt64>
@@ -54,6 +55,7 @@ public final class ServerNode: Sendable {
         storage = try MemberStorage(options: options, logger: logger)
         lessor = try Lessor(backend: storage.backend, minTTL: options.minLeaseTTL)
         watchable = WatchableStore(store: storage.store)
+        alarms = Mutex(try Self.loadAlarms(storage.backend, memberID: memberID))
         for (key, lease) in storage.store.restoredLeases { try? lessor.attach(id: lease, key: key) }
         let recovered = try storage.recover(memberID: memberID, clusterID: clusterID)
         progress = Mutex(Progress(term: recovered.term, appliedIndex: recovered.appliedIndex,
@@ -89,7 +91,8 @@ public final class ServerNode: Sendable {
         storage.close()
     }
 
-    public var isHealthy: Bool { true }
+    /// etcd's /health: false while any alarm is raised.
+    public var isHealthy: Bool { alarms.withLock { $0.isEmpty } }
 
     /// The store's newest revision.
     public var currentRevision: Int64 { storage.currentRevision }
