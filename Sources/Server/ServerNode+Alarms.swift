@@ -21,7 +21,9 @@ extension ServerNode {
         if alarms.withLock({ $0.contains(.nospace) }) { throw .noSpace }
         // The file size is an upper bound of what is in use; only near the quota count free pages.
         let quota = quotaBytes
-        if storage.dbSize + Int64(cost) < quota || storage.dbSizeInUse + Int64(cost) < quota { return }
+        if backendSize.load(ordering: .relaxed) + Int64(cost) < quota || storage.dbSizeInUse + Int64(cost) < quota {
+            return
+        }
         var alarm = Etcdserverpb_AlarmRequest()
         alarm.action = .activate
         alarm.memberID = memberID

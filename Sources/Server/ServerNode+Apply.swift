@@ -26,6 +26,7 @@ extension ServerNode {
             $0.committedIndex = max($0.committedIndex, last.0.index)
             return $0.releasedIndex
         }
+        backendSize.store(storage.dbSize, ordering: .relaxed)
         for (completion, result) in answers { completion(result) }
         if last.0.index - lastRelease >= UInt64(max(options.snapshotCount, 1)) { releaseLog(through: last.0.index) }
     }

@@ -25,6 +25,8 @@ public final class ServerNode: Sendable {
     let lessor: Lessor
     public let watchable: WatchableStore
     let alarms: Mutex<Set<Etcdserverpb_AlarmType>>
+    /// The backend file's size as of the last applied batch, so the quota check needs no syscall.
+    let backendSize = Atomic<Int64>(0)
     let leaseExpiry: Mutex<Task<Void, Never>?> = Mutex(nil)
     let progress: Mutex<Progress>
     private let nextRequestID: Atomic<UInt64>
