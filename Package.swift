@@ -1,5 +1,5 @@
 // swift-tools-version:6.0
-// etcd-swift: a drop-in etcd v3 server. Module map: ../shared/DESIGN.md (copied in docs/DESIGN.md).
+// etcd-swift: a drop-in etcd v3 server. Module map and rules: docs/DESIGN.md.
 import PackageDescription
 
 let package = Package(
