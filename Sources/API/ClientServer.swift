@@ -49,7 +49,8 @@ public final class ClientServer: Sendable {
     }
 
     /// Sends GOAWAY to every client, lets running calls finish (up to `timeout`), then closes.
-    public func shutdown(timeout: TimeAmount = .seconds(5)) async {
+    /// Watch and keepalive streams never finish by themselves, so the wait is short.
+    public func shutdown(timeout: TimeAmount = .seconds(1)) async {
         for listener in listeners.withLock({ $0 }) { try? await listener.close() }
         await grpc.shutdownGracefully(timeout: timeout)
     }

@@ -114,10 +114,11 @@ public final class GRPCServer: Sendable {
         for channel in connections {
             channel.pipeline.fireUserInboundEventTriggered(GRPCGracefulShutdownEvent())
         }
-        for channel in connections {
-            let forced = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
-            try? await channel.closeFuture.get()
-            forced.cancel()
+        // One deadline for all connections, not one after another.
+        let forced = connections.map { channel in
+            channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
         }
+        for channel in connections { try? await channel.closeFuture.get() }
+        for task in forced { task.cancel() }
     }
 }
