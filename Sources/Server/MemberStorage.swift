@@ -185,8 +185,6 @@ final class ApplySession {
             let events = try txn.end()
             if !events.isEmpty { changes.append((events, txn.rev)) }
             return result
-        } catch let error as ServerError {
-            throw error
         } catch {
             throw ServerError(error)
         }
@@ -251,8 +249,7 @@ struct StoreReader: KVReader {
 
     func range(key: [UInt8], end: [UInt8], limit: Int64, revision: Int64, countOnly: Bool) throws(ServerError) -> KVRange {
         do {
-            let r = try view.range(key, end, options: RangeOptions(limit: limit, rev: revision, countOnly: countOnly))
-            return KVRange(kvs: r.kvs.map(\.proto), count: r.count, revision: r.rev)
+            return KVRange(try view.range(key, end, options: RangeOptions(limit: limit, rev: revision, countOnly: countOnly)))
         } catch { throw ServerError(error) }
     }
 }
@@ -270,8 +267,7 @@ struct StoreWriter: KVWriter {
 
     func range(key: [UInt8], end: [UInt8], limit: Int64, revision: Int64, countOnly: Bool) throws(ServerError) -> KVRange {
         do {
-            let r = try txn.range(key, end, options: RangeOptions(limit: limit, rev: revision, countOnly: countOnly))
-            return KVRange(kvs: r.kvs.map(\.proto), count: r.count, revision: r.rev)
+            return KVRange(try txn.range(key, end, options: RangeOptions(limit: limit, rev: revision, countOnly: countOnly)))
         } catch { throw ServerError(error) }
     }
 
@@ -293,6 +289,10 @@ struct StoreWriter: KVWriter {
             return result.deleted
         } catch { throw ServerError(error) }
     }
+}
+
+extension KVRange {
+    init(_ r: RangeResult) { self.init(kvs: r.kvs.map(\.proto), count: r.count, revision: r.rev) }
 }
 
 extension KeyValue {

@@ -12,8 +12,7 @@ extension ServerNode {
     /// waiting for every older holder to go. Returns the header and the lock's key.
     public func lock(name: [UInt8], lease: Int64) async throws(ServerError) -> (Etcdserverpb_ResponseHeader, [UInt8]) {
         let lease = try await sessionLease(lease)
-        let prefix = name + Array("/".utf8)
-        let key = prefix + Array(String(lease, radix: 16).utf8)
+        let (prefix, key) = Self.sessionKey(name: name, lease: lease)
         let (header, myRevision, ownerRevision) = try await enqueue(key: key, prefix: prefix, lease: lease, value: [])
         if ownerRevision == nil || ownerRevision == myRevision { return (header, key) }
         do {
@@ -36,19 +35,16 @@ extension ServerNode {
         -> (Etcdserverpb_ResponseHeader, V3electionpb_LeaderKey)
     {
         let lease = try await sessionLease(lease)
-        let prefix = name + Array("/".utf8)
-        let key = prefix + Array(String(lease, radix: 16).utf8)
-        var (header, revision, _, existing) = try await candidacy(key: key, prefix: prefix, lease: lease, value: value)
+        let (prefix, key) = Self.sessionKey(name: name, lease: lease)
+        var (header, existing) = try await candidacy(key: key, lease: lease, value: value)
         var leader = V3electionpb_LeaderKey()
         leader.name = name
         leader.key = key
         leader.lease = lease
-        if let existing {
-            revision = existing.createRevision
-            leader.rev = revision
-            if existing.value != value { _ = try await proclaim(leader: leader, value: value) }
-        }
-        leader.rev = revision
+        // Already a candidate under this lease: keep that place in line, proclaiming the new value.
+        leader.rev = existing?.createRevision ?? header.revision
+        if let existing, existing.value != value { _ = try await proclaim(leader: leader, value: value) }
+        let revision = leader.rev
         do {
             header = try await waitDeletes(prefix: prefix, maxCreateRevision: revision - 1)
         } catch {
@@ -152,16 +148,23 @@ extension ServerNode {
         return (header, mine, oldest)
     }
 
-    /// Campaign's txn: put the candidate's key unless it exists, else read it.
-    private func candidacy(key: [UInt8], prefix: [UInt8], lease: Int64, value: [UInt8]) async throws(ServerError)
-        -> (Etcdserverpb_ResponseHeader, Int64, Bool, Mvccpb_KeyValue?)
+    /// The election or lock prefix `name/` and this session's key under it (lease ID in hex).
+    private static func sessionKey(name: [UInt8], lease: Int64) -> (prefix: [UInt8], key: [UInt8]) {
+        let prefix = name + Array("/".utf8)
+        return (prefix, prefix + Array(String(lease, radix: 16).utf8))
+    }
+
+    /// Campaign's txn: put the candidate's key unless it exists, else read it. Returns the header
+    /// and the existing key-value, if there was one.
+    private func candidacy(key: [UInt8], lease: Int64, value: [UInt8]) async throws(ServerError)
+        -> (Etcdserverpb_ResponseHeader, Mvccpb_KeyValue?)
     {
         let (put, get) = Self.claim(key: key, lease: lease, value: value)
         let response = try await txn(compare: .createRevision(key, 0), success: [.requestPut(put)], failure: [.requestRange(get)])
         let header = response.header ?? self.header()
         var existing: Mvccpb_KeyValue?
         if !response.succeeded, case .responseRange(let r)? = response.responses.first?.response { existing = r.kvs.first }
-        return (header, header.revision, response.succeeded, existing)
+        return (header, existing)
     }
 
     /// The put that claims `key` for `lease` and the get that reads it back when it exists.
