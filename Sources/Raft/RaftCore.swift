@@ -35,7 +35,7 @@ final class RaftCore {
     var rng: SplitMix64
     let readOnlyOption: ReadOnlyOption
 
-    init(config c: Config, storage: any Storage) throws(RaftError) {
+    init(config c: RaftConfig, storage: any RaftStorage) throws(RaftError) {
         try c.validate()
         do {
             raftLog = try RaftLog(storage: storage, maxNextEntsSize: c.maxCommittedSizePerReady)
@@ -60,14 +60,20 @@ final class RaftCore {
 
         restoreConfState(cs)
         if !hs.isEmpty { loadState(hs) }
-        if c.applied > 0 { raftLog.appliedTo(c.applied) }
+        // An application that applies in parallel with persisting may have applied entries whose
+        // commit index did not reach the disk before a crash: they come again (see `Ready`).
+        if c.applied > 0 { raftLog.appliedTo(min(c.applied, raftLog.committed)) }
         becomeFollower(term: term, lead: 0)
     }
 
     func loadState(_ hs: HardState) {
-        precondition(hs.commit >= raftLog.committed && hs.commit <= raftLog.lastIndex(),
+        precondition(hs.commit <= raftLog.lastIndex(),
                      "\(id) state.commit \(hs.commit) is out of range [\(raftLog.committed), \(raftLog.lastIndex())]")
-        raftLog.committed = hs.commit
+        // A commit index below the snapshot's (already the initial `committed`) means the
+        // application snapshotted applied entries before the hard state carrying their commit
+        // index was durable (it applies in parallel with persisting): the snapshot proves them
+        // committed, so keep the higher value.
+        raftLog.committed = max(hs.commit, raftLog.committed)
         term = hs.term
         vote = hs.vote
     }
@@ -313,6 +319,9 @@ final class RaftCore {
         }
         if !increaseUncommittedSize(es) { return false }
         let newLast = raftLog.append(es[...])
+        // The leader counts its own entries at once, before the application persisted them (as
+        // etcd 3.4's raft does). That is safe because a commit index depending on them is handed
+        // out only in a Ready produced after this one was persisted: see `Ready`.
         _ = prs.progress[id]?.maybeUpdate(newLast)
         _ = maybeCommit()
         return true

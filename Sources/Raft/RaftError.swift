@@ -10,11 +10,11 @@ public enum RaftError: Error, Sendable, Hashable {
     /// The configuration is invalid (the associated text says why).
     case invalidConfig(String)
     /// A storage error surfaced while reading the log.
-    case storage(StorageError)
+    case storage(RaftStorageError)
 }
 
-/// Errors of the ``Storage`` protocol.
-public enum StorageError: Error, Sendable, Hashable {
+/// Errors of the ``RaftStorage`` protocol.
+public enum RaftStorageError: Error, Sendable, Hashable {
     /// The requested index is older than the first available entry (compacted into a snapshot).
     case compacted
     /// The requested index is beyond the last available entry.

@@ -1,7 +1,7 @@
 /// The log as raft sees it: persisted entries in `storage` followed by `unstable` ones, with the
 /// commit and apply positions.
 struct RaftLog {
-    let storage: any Storage
+    let storage: any RaftStorage
     var unstable: Unstable
     /// Highest index known to be stored on a quorum.
     var committed: UInt64
@@ -9,7 +9,7 @@ struct RaftLog {
     var applied: UInt64
     var maxNextEntsSize: Int
 
-    init(storage: any Storage, maxNextEntsSize: Int) throws(StorageError) {
+    init(storage: any RaftStorage, maxNextEntsSize: Int) throws(RaftStorageError) {
         self.storage = storage
         let first = try storage.firstIndex()
         let last = try storage.lastIndex()
@@ -36,7 +36,7 @@ struct RaftLog {
     }
 
     /// The term of entry `i`; 0 if `i` lies outside [firstIndex-1, lastIndex].
-    func term(_ i: UInt64) throws(StorageError) -> UInt64 {
+    func term(_ i: UInt64) throws(RaftStorageError) -> UInt64 {
         let dummy = firstIndex() - 1
         if i < dummy || i > lastIndex() { return 0 }
         if let t = unstable.maybeTerm(i) { return t }
@@ -115,7 +115,7 @@ struct RaftLog {
         committed + 1 > max(applied + 1, firstIndex())
     }
 
-    func snapshot() throws(StorageError) -> Snapshot {
+    func snapshot() throws(RaftStorageError) -> Snapshot {
         if let s = unstable.snapshot { return s }
         return try storage.snapshot()
     }
@@ -155,7 +155,7 @@ struct RaftLog {
     // MARK: reading
 
     /// Entries from `i` to the end, limited to `maxSize` bytes.
-    func entries(from i: UInt64, maxSize: Int) throws(StorageError) -> [Entry] {
+    func entries(from i: UInt64, maxSize: Int) throws(RaftStorageError) -> [Entry] {
         if i > lastIndex() { return [] }
         return try slice(i, lastIndex() + 1, maxSize: maxSize)
     }
@@ -165,26 +165,22 @@ struct RaftLog {
     }
 
     /// Entries in [lo, hi) across storage and unstable, limited to `maxSize` bytes.
-    func slice(_ lo: UInt64, _ hi: UInt64, maxSize: Int) throws(StorageError) -> [Entry] {
+    func slice(_ lo: UInt64, _ hi: UInt64, maxSize: Int) throws(RaftStorageError) -> [Entry] {
         let fi = firstIndex()
         if lo < fi { throw .compacted }
         precondition(lo <= hi && hi <= lastIndex() + 1, "slice[\(lo),\(hi)) out of bound [\(fi),\(lastIndex())]")
         if lo == hi { return [] }
+        // One copy of the requested range only: storage's slice, then unstable's appended to it.
         var ents: [Entry] = []
         if lo < unstable.offset {
-            let stored = try storage.entries(lo, min(hi, unstable.offset), maxSize: maxSize)
+            ents = try storage.entries(lo, min(hi, unstable.offset), maxSize: maxSize)
             // A short read from storage means the size limit was hit: stop there.
-            if UInt64(stored.count) < min(hi, unstable.offset) - lo { return stored }
-            ents = stored
+            if UInt64(ents.count) < min(hi, unstable.offset) - lo { return ents }
         }
         if hi > unstable.offset {
-            let u = unstable.slice(max(lo, unstable.offset), hi)
-            if ents.isEmpty {
-                ents = Array(u)
-            } else {
-                ents.append(contentsOf: u)
-            }
+            ents.append(contentsOf: unstable.slice(max(lo, unstable.offset), hi))
         }
-        return limitSize(ents[...], maxSize)
+        limitSize(&ents, maxSize)
+        return ents
     }
 }

@@ -5,7 +5,8 @@
 public enum EntryType: UInt8, Sendable, Hashable {
     /// An application command (or the empty entry a new leader appends).
     case normal = 0
-    /// A serialized ``ConfChange``; the application decodes it and calls `applyConfChange`.
+    /// A membership change in the application's own encoding (etcd: raftpb.ConfChange bytes).
+    /// Raft never reads the data; the application decodes it and calls `applyConfChange`.
     case confChange = 1
 }
 
@@ -16,7 +17,7 @@ public struct Entry: Sendable, Hashable {
     /// Position in the log (1-based).
     public var index: UInt64
     public var type: EntryType
-    /// Opaque command bytes (a serialized ``ConfChange`` for `.confChange` entries).
+    /// Opaque command bytes (for `.confChange` entries, the application's encoding of the change).
     public var data: [UInt8]
 
     public init(term: UInt64 = 0, index: UInt64 = 0, type: EntryType = .normal, data: [UInt8] = []) {
@@ -186,7 +187,9 @@ public enum ConfChangeType: UInt8, Sendable, Hashable {
     case addLearnerNode = 3
 }
 
-/// One membership change, proposed with `proposeConfChange` and applied with `applyConfChange`.
+/// One membership change, as the application passes it to `applyConfChange` after decoding a
+/// committed `.confChange` entry. Raft has no wire form for it: the application chooses the
+/// bytes it proposes with `proposeConfChange(data:)` (etcd: raftpb.ConfChange).
 public struct ConfChange: Sendable, Hashable {
     /// Application-chosen id (etcd uses it to match the waiting request).
     public var id: UInt64
@@ -201,48 +204,6 @@ public struct ConfChange: Sendable, Hashable {
         self.type = type
         self.nodeID = nodeID
         self.context = context
-    }
-
-    /// A compact binary form (varints) stored in `.confChange` entries. A transport may replace it
-    /// with raftpb.ConfChange bytes by encoding/decoding at its own boundary.
-    public func encoded() -> [UInt8] {
-        var out: [UInt8] = [type.rawValue]
-        Varint.append(id, to: &out)
-        Varint.append(nodeID, to: &out)
-        out.append(contentsOf: context)
-        return out
-    }
-
-    /// Decodes `encoded()` output; nil when the bytes are malformed.
-    public init?(encoded bytes: [UInt8]) {
-        guard let first = bytes.first, let t = ConfChangeType(rawValue: first) else { return nil }
-        var pos = 1
-        guard let id = Varint.read(bytes, &pos), let node = Varint.read(bytes, &pos) else { return nil }
-        self.init(id: id, type: t, nodeID: node, context: Array(bytes[pos...]))
-    }
-}
-
-enum Varint {
-    static func append(_ value: UInt64, to out: inout [UInt8]) {
-        var v = value
-        while v >= 0x80 {
-            out.append(UInt8(v & 0x7f) | 0x80)
-            v >>= 7
-        }
-        out.append(UInt8(v))
-    }
-
-    static func read(_ bytes: [UInt8], _ pos: inout Int) -> UInt64? {
-        var result: UInt64 = 0
-        var shift: UInt64 = 0
-        while pos < bytes.count, shift < 64 {
-            let b = bytes[pos]
-            pos += 1
-            result |= UInt64(b & 0x7f) << shift
-            if b < 0x80 { return result }
-            shift += 7
-        }
-        return nil
     }
 }
 

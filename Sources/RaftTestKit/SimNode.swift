@@ -16,9 +16,28 @@ public final class SimNode {
     var persistedCommit: UInt64 = 0
     /// Stopped for good after being removed from the cluster.
     public var removed = false
-    let baseConfig: Config
+    let baseConfig: RaftConfig
+    /// With `SimOptions.asyncPersistence`: the `Ready` taken from the node whose write to
+    /// `storage` is still in progress (lost if the node crashes first).
+    var inflight: InflightWrite?
+    /// With `SimOptions.asyncPersistence` the state machine is durable, like etcd's backend with
+    /// its consistent index: it survives a crash (it may then be ahead of the persisted commit
+    /// index) and entries at or below `applied` handed out again are skipped.
+    var durableStateMachine = false
+    private var started = false
 
-    init(id: UInt64, confState: ConfState, config: Config) {
+    /// One `Ready` being written.
+    struct InflightWrite {
+        var ready: Ready
+        /// The simulation step at which the write is durable.
+        var doneAt: Int
+        /// Its messages left before the write completed (leader, `canSendBeforePersisting`).
+        var sent: Bool
+        /// Its committed entries were applied before the write completed.
+        var applied: Bool
+    }
+
+    init(id: UInt64, confState: ConfState, config: RaftConfig) {
         self.id = id
         storage = MemoryStorage()
         if !confState.voters.isEmpty {
@@ -38,16 +57,26 @@ public final class SimNode {
     /// latest snapshot, and raft hands out the committed entries after it again.
     func start() throws {
         let snap = try storage.snapshot()
-        applied = snap.metadata.index
-        checksum = SimNode.decodeChecksum(snap.data)
-        if !snap.isEmpty { confState = snap.metadata.confState }
+        if !(durableStateMachine && started && applied >= snap.metadata.index) {
+            applied = snap.metadata.index
+            checksum = SimNode.decodeChecksum(snap.data)
+            if !snap.isEmpty { confState = snap.metadata.confState }
+        }
+        started = true
         persistedCommit = storage.hardState.commit
         var c = baseConfig
-        c.applied = applied
+        // As etcd does: raft hands out everything after its snapshot again, so that the
+        // membership changes after it are re-applied to raft even when the (durable) state
+        // machine skips the entries.
+        c.applied = snap.metadata.index
         raft = try RawNode(config: c, storage: storage)
     }
 
-    func crash() { raft = nil }
+    /// Stops the node; a write in progress is lost.
+    func crash() {
+        raft = nil
+        inflight = nil
+    }
 
     func apply(_ e: Entry) {
         applied = e.index

@@ -7,7 +7,11 @@ extension Simulation {
         let roll = Int.random(in: 0..<100, using: &rng)
         switch roll {
         case 0..<14: // crash a node, the leader more often than not
-            if options.crashes, let n = Bool.random(using: &rng) ? leaderNode : liveNodes.randomElement(using: &rng) {
+            if options.crashes, let n = crashVictim() {
+                if n.inflight != nil {
+                    stats.lostWrites += 1
+                    if n.inflight!.sent { stats.lostEarlySentWrites += 1 }
+                }
                 n.crash()
                 stats.crashes += 1
             }
@@ -54,6 +58,17 @@ extension Simulation {
         }
     }
 
+    /// The node to crash: the leader more often than not; with asyncPersistence, preferably one
+    /// whose write is in progress, above all one whose messages already left, to lose it.
+    func crashVictim() -> SimNode? {
+        if options.asyncPersistence && Int.random(in: 0..<4, using: &rng) != 0 {
+            let writing = liveNodes.filter { $0.inflight != nil }
+            if let n = writing.filter({ $0.inflight!.sent }).randomElement(using: &rng) { return n }
+            if let n = writing.randomElement(using: &rng) { return n }
+        }
+        return Bool.random(using: &rng) ? leaderNode : liveNodes.randomElement(using: &rng)
+    }
+
     /// Proposes one membership change at the leader: add a learner (a fresh node), promote a
     /// learner, or remove a voter other than the leader.
     func membershipChange() {
@@ -70,7 +85,7 @@ extension Simulation {
             let id = nextNodeID
             if nodes[id] == nil {
                 // A fresh member starts empty and learns the membership from the leader's snapshot.
-                let n = SimNode(id: id, confState: ConfState(), config: makeConfig(id))
+                let n = makeNode(id, confState: ConfState())
                 do { try n.start() } catch { fail("start of \(id) failed: \(error)") }
                 nodes[id] = n
             }
@@ -78,7 +93,7 @@ extension Simulation {
             nextNodeID += 1
         }
         guard let change = cc else { return }
-        _ = try? r.proposeConfChange(change)
+        _ = try? r.proposeConfChange(data: ConfChangeCodec.encode(change))
         process(l)
     }
 
@@ -90,6 +105,8 @@ extension Simulation {
         network.duplicateRate = 0
         network.maxDelay = 0
         network.fifo = true
+        // Disks are fast compared with a tick too (a write in progress still completes later).
+        persistDelay = 0
         for n in sortedIDs.compactMap({ nodes[$0] }) where !n.removed && !n.isUp {
             do { try n.start() } catch { fail("restart of \(n.id) failed: \(error)") }
         }

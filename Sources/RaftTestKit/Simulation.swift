@@ -22,6 +22,14 @@ public struct SimOptions: Sendable {
     /// nil: decided by the seed.
     public var preVote: Bool? = nil
     public var checkQuorum: Bool? = nil
+    /// Handle `Ready`s the pipelined way etcd 3.4's raftNode does: a write takes
+    /// 0...`maxPersistDelay` steps (a leader's at least one) during which the node keeps
+    /// stepping messages; a leader's messages leave before its write completes when the `Ready`
+    /// allows it (`canSendBeforePersisting`), committed entries are applied before it when
+    /// allowed (`canApplyBeforePersisting`); a crash loses the write in progress, and crashes
+    /// prefer nodes with one. The state machine is then durable (etcd's backend).
+    public var asyncPersistence = false
+    public var maxPersistDelay = 4
 
     public init(seed: UInt64, nodes: Int = 3, steps: Int = 200) {
         self.seed = seed
@@ -41,6 +49,11 @@ public struct SimStats: Sendable {
     public var confChangesApplied = 0
     public var readsAnswered = 0
     public var transfers = 0
+    /// asyncPersistence: `Ready`s whose messages left before their write was durable.
+    public var earlySends = 0
+    /// asyncPersistence: writes lost in a crash, and those of them whose messages had left.
+    public var lostWrites = 0
+    public var lostEarlySentWrites = 0
 
     public init() {}
 }
@@ -69,24 +82,33 @@ public final class Simulation {
     /// The liveness write proposed after healing, and whether it was applied.
     var marker: [UInt8]? = nil
     var markerApplied = false
+    /// Largest number of steps a write takes (asyncPersistence); 0 once healed.
+    var persistDelay: Int
 
     public init(options: SimOptions) throws {
         self.options = options
         rng = SplitMix64(seed: options.seed &* 0x9E37_79B9_7F4A_7C15 &+ 1)
+        persistDelay = options.maxPersistDelay
         network.dropRate = options.dropRate
         network.duplicateRate = options.duplicateRate
         network.maxDelay = options.maxDelay
         let voters = (1...UInt64(options.nodes)).map { $0 }
         nextNodeID = UInt64(options.nodes) + 1
         for id in voters {
-            let n = SimNode(id: id, confState: ConfState(voters: voters), config: makeConfig(id))
+            let n = makeNode(id, confState: ConfState(voters: voters))
             try n.start()
             nodes[id] = n
         }
     }
 
-    func makeConfig(_ id: UInt64) -> Config {
-        var c = Config(id: id, electionTick: 10, heartbeatTick: 1, randomSeed: options.seed &+ id &* 7919)
+    func makeNode(_ id: UInt64, confState: ConfState) -> SimNode {
+        let n = SimNode(id: id, confState: confState, config: makeConfig(id))
+        n.durableStateMachine = options.asyncPersistence
+        return n
+    }
+
+    func makeConfig(_ id: UInt64) -> RaftConfig {
+        var c = RaftConfig(id: id, electionTick: 10, heartbeatTick: 1, randomSeed: options.seed &+ id &* 7919)
         c.preVote = options.preVote ?? (options.seed % 2 == 0)
         c.checkQuorum = options.checkQuorum ?? ((options.seed / 2) % 2 == 0)
         // From one entry per message up to large batches.
@@ -166,39 +188,91 @@ public final class Simulation {
 
     /// Handles `Ready`s as the contract says: persist, send, apply, advance.
     func process(_ n: SimNode) {
+        if options.asyncPersistence {
+            processPipelined(n)
+            return
+        }
         while let r = n.raft, r.hasReady() {
             let rd = r.ready()
-            do {
-                if let s = rd.snapshot {
-                    try n.storage.applySnapshot(s)
-                    n.restore(s)
-                    logsChanged = true
-                    if let e = checker.observeApplied(node: n.id, index: n.applied, checksum: n.checksum) { fail(e) }
-                }
-                if !rd.entries.isEmpty {
-                    n.storage.append(rd.entries)
-                    logsChanged = true
-                }
-                if let hs = rd.hardState {
-                    n.storage.setHardState(hs)
-                    observeCommit(n, hs)
-                }
-            } catch {
-                fail("storage error on node \(n.id): \(error)")
-            }
-            for m in rd.messages {
-                if let s = nodes[m.to], s.removed { continue }
-                if !network.send(m, now: now, rng: &rng) { lose(m) }
-            }
-            for e in rd.committedEntries { applyEntry(n, e) }
-            for rs in rd.readStates { answerRead(n, rs) }
-            if n.removed {
-                n.crash()
-                return
-            }
+            persist(n, rd)
+            send(rd.messages)
+            if !apply(n, rd) { return }
             r.advance(rd)
             if r.isLeader, let e = checker.observeLeader(n.id, term: r.term) { fail(e) }
         }
+    }
+
+    /// etcd 3.4's raftNode order: take a `Ready`, send at once if it allows (leader), hand the
+    /// committed entries to the applier at once if it allows, write (taking some steps), then
+    /// send and apply what waited for the write, and advance.
+    func processPipelined(_ n: SimNode) {
+        while let r = n.raft {
+            if let w = n.inflight {
+                if w.doneAt > now { return }
+                n.inflight = nil
+                persist(n, w.ready)
+                if !w.sent { send(w.ready.messages) }
+                if !w.applied && !apply(n, w.ready) { return }
+                r.advance(w.ready)
+                if r.isLeader, let e = checker.observeLeader(n.id, term: r.term) { fail(e) }
+                continue
+            }
+            guard r.hasReady() else { return }
+            let rd = r.ready()
+            let delay = persistDelay == 0 ? 0 : Int.random(in: (r.isLeader ? 1 : 0)...persistDelay, using: &rng)
+            var w = SimNode.InflightWrite(ready: rd, doneAt: now + delay, sent: false, applied: false)
+            if rd.canSendBeforePersisting && !rd.messages.isEmpty {
+                send(rd.messages)
+                w.sent = true
+                stats.earlySends += 1
+            }
+            if rd.canApplyBeforePersisting {
+                if !apply(n, rd) { return }
+                w.applied = true
+            }
+            n.inflight = w
+        }
+    }
+
+    /// Step 1: makes `rd` durable (and restores the state machine from its snapshot).
+    func persist(_ n: SimNode, _ rd: Ready) {
+        do {
+            if let s = rd.snapshot {
+                try n.storage.applySnapshot(s)
+                n.restore(s)
+                logsChanged = true
+                if let e = checker.observeApplied(node: n.id, index: n.applied, checksum: n.checksum) { fail(e) }
+            }
+            if !rd.entries.isEmpty {
+                n.storage.append(rd.entries)
+                logsChanged = true
+            }
+            if let hs = rd.hardState {
+                n.storage.setHardState(hs)
+                observeCommit(n, hs)
+            }
+        } catch {
+            fail("storage error on node \(n.id): \(error)")
+        }
+    }
+
+    func send(_ msgs: [Message]) {
+        for m in msgs {
+            if let s = nodes[m.to], s.removed { continue }
+            if !network.send(m, now: now, rng: &rng) { lose(m) }
+        }
+    }
+
+    /// Applies the committed entries and answers the reads of `rd`; false when the node was
+    /// removed from the cluster (it is then stopped).
+    func apply(_ n: SimNode, _ rd: Ready) -> Bool {
+        for e in rd.committedEntries { applyEntry(n, e) }
+        for rs in rd.readStates { answerRead(n, rs) }
+        if n.removed {
+            n.crash()
+            return false
+        }
+        return true
     }
 
     func observeCommit(_ n: SimNode, _ hs: HardState) {
@@ -219,12 +293,18 @@ public final class Simulation {
     }
 
     func applyEntry(_ n: SimNode, _ e: Entry) {
-        if e.index <= n.applied { return }
+        if e.index <= n.applied {
+            // Already in the durable state machine: only raft's membership must be rebuilt.
+            if e.type == .confChange, let cc = ConfChangeCodec.decode(e.data), let r = n.raft { r.applyConfChange(cc) }
+            return
+        }
         if e.index != n.applied + 1 { fail("node \(n.id) applied \(e.index) after \(n.applied)") }
+        // What a node applies (and could acknowledge to a client) must never be lost.
+        if let r = n.raft, let err = checker.observeCommitted(e, byNodeAtTerm: r.term) { fail(err) }
         n.apply(e)
         if let m = marker, e.data == m { markerApplied = true }
         if let err = checker.observeApplied(node: n.id, index: e.index, checksum: n.checksum) { fail(err) }
-        guard e.type == .confChange, let cc = ConfChange(encoded: e.data), let r = n.raft else { return }
+        guard e.type == .confChange, let cc = ConfChangeCodec.decode(e.data), let r = n.raft else { return }
         n.setConfState(r.applyConfChange(cc))
         stats.confChangesApplied += 1
         if cc.type == .removeNode, let gone = nodes[cc.nodeID] {

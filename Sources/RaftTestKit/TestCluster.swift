@@ -12,7 +12,7 @@ public final class TestCluster {
     public private(set) var readStates: [UInt64: [ReadState]] = [:]
     /// Messages that were dropped, for inspection.
     public private(set) var dropped: [Message] = []
-    public var configs: [UInt64: Config] = [:]
+    public var configs: [UInt64: RaftConfig] = [:]
     private var cut: Set<[UInt64]> = []
     private var ignored: Set<MessageType> = []
     /// When set, every message delivered is passed here first (return false to drop it).
@@ -21,9 +21,9 @@ public final class TestCluster {
     /// Creates nodes `ids`, all voters, each with `configure` applied to its config. Storage
     /// prepared by the caller (to preset logs) can be passed in `storages`.
     public init(ids: [UInt64], storages preset: [UInt64: MemoryStorage] = [:],
-                configure: (inout Config) -> Void = { _ in }) throws {
+                configure: (inout RaftConfig) -> Void = { _ in }) throws {
         for id in ids {
-            var c = Config(id: id, electionTick: 10, heartbeatTick: 1)
+            var c = RaftConfig(id: id, electionTick: 10, heartbeatTick: 1)
             configure(&c)
             configs[id] = c
             let s = preset[id] ?? MemoryStorage(confState: ConfState(voters: ids))
@@ -34,8 +34,8 @@ public final class TestCluster {
     }
 
     /// Adds a node with the given storage (e.g. an empty one for a new member).
-    public func add(_ id: UInt64, storage: MemoryStorage, configure: (inout Config) -> Void = { _ in }) throws {
-        var c = Config(id: id, electionTick: 10, heartbeatTick: 1)
+    public func add(_ id: UInt64, storage: MemoryStorage, configure: (inout RaftConfig) -> Void = { _ in }) throws {
+        var c = RaftConfig(id: id, electionTick: 10, heartbeatTick: 1)
         configure(&c)
         configs[id] = c
         storages[id] = storage
@@ -88,7 +88,7 @@ public final class TestCluster {
             out.append(contentsOf: rd.messages)
             for e in rd.committedEntries {
                 applied[id, default: []].append(e)
-                if e.type == .confChange, let cc = ConfChange(encoded: e.data) { n.applyConfChange(cc) }
+                if e.type == .confChange, let cc = ConfChangeCodec.decode(e.data) { n.applyConfChange(cc) }
             }
             readStates[id, default: []].append(contentsOf: rd.readStates)
             n.advance(rd)

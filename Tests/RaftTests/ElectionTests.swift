@@ -32,7 +32,7 @@ final class ElectionTests: XCTestCase {
 
     func testEachServerVotesForAtMostOneCandidatePerTerm() throws {
         let s = storage(voters: [1, 2, 3])
-        let n = try RawNode(config: Config(id: 3), storage: s)
+        let n = try RawNode(config: RaftConfig(id: 3), storage: s)
         try n.step(Message(type: .vote, to: 3, from: 1, term: 1))
         let first = n.takeMessages(persistingTo: s)
         XCTAssertEqual(first.map(\.reject), [false])
@@ -55,7 +55,7 @@ final class ElectionTests: XCTestCase {
         ]
         for (i, tc) in cases.enumerated() {
             let s = storage(voters: [1, 2, 3], terms: [1, 1, 2], hardState: HardState(term: 2))
-            let n = try RawNode(config: Config(id: 1), storage: s)
+            let n = try RawNode(config: RaftConfig(id: 1), storage: s)
             try n.step(Message(type: .vote, to: 1, from: 2, term: 3, logTerm: tc.logTerm, index: tc.index))
             let out = n.takeMessages()
             XCTAssertEqual(out.count, 1, "case \(i)")
@@ -65,7 +65,7 @@ final class ElectionTests: XCTestCase {
 
     func testCandidateStepsDownOnAppendFromLeaderOfSameTerm() throws {
         let s = storage(voters: [1, 2, 3])
-        let n = try RawNode(config: Config(id: 1), storage: s)
+        let n = try RawNode(config: RaftConfig(id: 1), storage: s)
         try n.campaign()
         XCTAssertEqual(n.state, .candidate)
         _ = n.takeMessages(persistingTo: s)
@@ -99,7 +99,7 @@ final class ElectionTests: XCTestCase {
         var seen = Set<Int>()
         for seed in UInt64(1)...50 {
             let s = storage(voters: [1, 2, 3])
-            var cfg = Config(id: 1, randomSeed: seed)
+            var cfg = RaftConfig(id: 1, randomSeed: seed)
             cfg.electionTick = 10
             let n = try RawNode(config: cfg, storage: s)
             var ticks = 0

@@ -129,7 +129,7 @@ final class LeaderTransferAndReadTests: XCTestCase {
     }
 
     func testLeaseBasedReadsRequireCheckQuorum() {
-        var cfg = Config(id: 1)
+        var cfg = RaftConfig(id: 1)
         cfg.readOnlyOption = .leaseBased
         XCTAssertThrowsError(try RawNode(config: cfg, storage: storage(voters: [1])))
     }

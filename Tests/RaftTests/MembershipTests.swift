@@ -11,7 +11,7 @@ final class MembershipTests: XCTestCase {
 
     func testLearnerNeverCampaignsEvenAfterManyTimeouts() throws {
         let s = storage(voters: [1, 2, 3], learners: [4])
-        let n = try RawNode(config: Config(id: 4), storage: s)
+        let n = try RawNode(config: RaftConfig(id: 4), storage: s)
         for _ in 0..<100 { n.tick() }
         XCTAssertEqual(n.state, .follower)
         XCTAssertEqual(n.term, 0)
@@ -150,12 +150,31 @@ final class MembershipTests: XCTestCase {
         XCTAssertEqual(try c.storages[3]!.snapshot().metadata.index, applied, "the snapshot is retried")
     }
 
-    func testConfChangeEncodingRoundTrips() {
+    func testHarnessConfChangeEncodingRoundTrips() {
         for cc in [ConfChange(id: 7, type: .addNode, nodeID: 3), ConfChange(id: 0, type: .removeNode, nodeID: 1 << 40),
                    ConfChange(id: 300, type: .addLearnerNode, nodeID: 9, context: bytes("peer-url"))] {
-            XCTAssertEqual(ConfChange(encoded: cc.encoded()), cc)
+            XCTAssertEqual(ConfChangeCodec.decode(ConfChangeCodec.encode(cc)), cc)
         }
-        XCTAssertNil(ConfChange(encoded: [9]))
+        XCTAssertNil(ConfChangeCodec.decode([9]))
+    }
+
+    func testConfChangeDataIsOpaqueToRaft() throws {
+        // Bytes no decoder understands: raft must store, replicate and commit them untouched, and
+        // change the membership only when the application calls applyConfChange.
+        let opaque: [UInt8] = [0x08, 0x00, 0x10, 0x03, 0x18, 0x04, 0xff]
+        let c = try TestCluster(ids: [1, 2, 3])
+        c.elect(1)
+        try c.node(1).proposeConfChange(data: opaque)
+        c.flush()
+        for id: UInt64 in [1, 2, 3] {
+            let e = try XCTUnwrap(c.applied[id]?.last)
+            XCTAssertEqual(e.type, .confChange)
+            XCTAssertEqual(e.data, opaque)
+            XCTAssertEqual(c.node(id).status.confState.voters, [1, 2, 3], "no membership change without applyConfChange")
+        }
+        // The application decodes the entry in its own way and passes the struct.
+        c.node(1).applyConfChange(ConfChange(type: .addLearnerNode, nodeID: 4))
+        XCTAssertEqual(c.node(1).status.confState.learners, [4])
     }
 }
 
@@ -165,10 +184,12 @@ final class BootstrapTests: XCTestCase {
         let ids: [UInt64] = [1, 2, 3]
         let stores = ids.reduce(into: [UInt64: MemoryStorage]()) { $0[$1] = MemoryStorage() }
         let c = try TestCluster(ids: ids, storages: stores)
-        for id in ids { try c.node(id).bootstrap(peers: ids) }
+        for id in ids { try c.node(id).bootstrap(peers: ConfChangeCodec.bootstrapPeers(ids)) }
         c.flush()
         XCTAssertEqual(c.node(2).status.confState.voters, ids)
         XCTAssertEqual(c.log(1).map(\.type), [.confChange, .confChange, .confChange])
+        XCTAssertEqual(c.log(1).map(\.data), ConfChangeCodec.bootstrapPeers(ids).map(\.data),
+                       "the application's bytes are stored verbatim")
         c.elect(1)
         c.propose(1, bytes("a"))
         try c.add(4, storage: MemoryStorage())
@@ -184,9 +205,25 @@ final class BootstrapTests: XCTestCase {
     }
 
     func testBootstrapRefusesNonEmptyStorage() throws {
-        let n = try RawNode(config: Config(id: 1), storage: storage(voters: [1], terms: [1]))
-        XCTAssertThrowsError(try n.bootstrap(peers: [1]))
-        let empty = try RawNode(config: Config(id: 1), storage: MemoryStorage())
+        let n = try RawNode(config: RaftConfig(id: 1), storage: storage(voters: [1], terms: [1]))
+        XCTAssertThrowsError(try n.bootstrap(peers: [(id: 1, data: [])]))
+        let empty = try RawNode(config: RaftConfig(id: 1), storage: MemoryStorage())
         XCTAssertThrowsError(try empty.bootstrap(peers: []))
+        XCTAssertThrowsError(try empty.bootstrap(peers: [(id: 0, data: [])]))
+    }
+
+    func testBootstrapStoresOpaquePeerDataAndAddsTheVoters() throws {
+        let s = MemoryStorage()
+        let n = try RawNode(config: RaftConfig(id: 2), storage: s)
+        try n.bootstrap(peers: [(id: 1, data: [0xaa]), (id: 2, data: [0xbb, 0xcc]), (id: 3, data: [])])
+        XCTAssertEqual(n.status.confState.voters, [1, 2, 3])
+        let rd = n.ready()
+        XCTAssertEqual(rd.entries.map(\.data), [[0xaa], [0xbb, 0xcc], []])
+        XCTAssertEqual(rd.entries.map(\.index), [1, 2, 3])
+        XCTAssertEqual(rd.entries.map(\.term), [1, 1, 1])
+        XCTAssertTrue(rd.entries.allSatisfy { $0.type == .confChange })
+        XCTAssertEqual(rd.committedEntries, rd.entries)
+        XCTAssertEqual(rd.hardState, HardState(term: 1, vote: 0, commit: 3))
+        XCTAssertFalse(rd.canApplyBeforePersisting, "the committed entries are this Ready's own")
     }
 }

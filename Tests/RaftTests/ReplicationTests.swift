@@ -90,7 +90,7 @@ final class ReplicationTests: XCTestCase {
 
     func testFollowerRejectsAppendWhosePreviousEntryDoesNotMatch() throws {
         let s = storage(voters: [1, 2, 3], terms: [1, 1], hardState: HardState(term: 2))
-        let n = try RawNode(config: Config(id: 2), storage: s)
+        let n = try RawNode(config: RaftConfig(id: 2), storage: s)
         let e3 = Entry(term: 2, index: 3, data: [3])
         try n.step(Message(type: .app, to: 2, from: 1, term: 2, logTerm: 1, index: 3, entries: [e3]))
         var out = n.takeMessages(persistingTo: s)
@@ -108,7 +108,7 @@ final class ReplicationTests: XCTestCase {
 
     func testConflictingUncommittedFollowerEntriesAreReplaced() throws {
         let s = storage(voters: [1, 2, 3], terms: [1, 1, 2, 2], hardState: HardState(term: 2, commit: 2))
-        let n = try RawNode(config: Config(id: 2), storage: s)
+        let n = try RawNode(config: RaftConfig(id: 2), storage: s)
         let e3 = Entry(term: 3, index: 3, data: [9])
         try n.step(Message(type: .app, to: 2, from: 1, term: 3, logTerm: 1, index: 2, entries: [e3], commit: 2))
         _ = n.takeMessages(persistingTo: s)
@@ -211,7 +211,7 @@ final class ReplicationTests: XCTestCase {
 
     func testReadyContractMustSyncWhenEntriesOrVoteChange() throws {
         let s = storage(voters: [1, 2, 3])
-        let n = try RawNode(config: Config(id: 1), storage: s)
+        let n = try RawNode(config: RaftConfig(id: 1), storage: s)
         try n.campaign()
         let rd = n.ready()
         XCTAssertEqual(rd.hardState?.term, 1)

@@ -4,20 +4,20 @@ import RaftTestKit
 
 /// A storage whose snapshot can be made temporarily unavailable, as when the application is
 /// still producing it.
-final class FlakySnapshotStorage: Storage {
+final class FlakySnapshotStorage: RaftStorage {
     let inner: MemoryStorage
     var snapshotReady = false
 
     init(_ inner: MemoryStorage) { self.inner = inner }
 
-    func initialState() throws(StorageError) -> (HardState, ConfState) { try inner.initialState() }
-    func entries(_ lo: UInt64, _ hi: UInt64, maxSize: Int) throws(StorageError) -> [Entry] {
+    func initialState() throws(RaftStorageError) -> (HardState, ConfState) { try inner.initialState() }
+    func entries(_ lo: UInt64, _ hi: UInt64, maxSize: Int) throws(RaftStorageError) -> [Entry] {
         try inner.entries(lo, hi, maxSize: maxSize)
     }
-    func term(_ i: UInt64) throws(StorageError) -> UInt64 { try inner.term(i) }
-    func firstIndex() throws(StorageError) -> UInt64 { try inner.firstIndex() }
-    func lastIndex() throws(StorageError) -> UInt64 { try inner.lastIndex() }
-    func snapshot() throws(StorageError) -> Snapshot {
+    func term(_ i: UInt64) throws(RaftStorageError) -> UInt64 { try inner.term(i) }
+    func firstIndex() throws(RaftStorageError) -> UInt64 { try inner.firstIndex() }
+    func lastIndex() throws(RaftStorageError) -> UInt64 { try inner.lastIndex() }
+    func snapshot() throws(RaftStorageError) -> Snapshot {
         if !snapshotReady { throw .snapshotTemporarilyUnavailable }
         return try inner.snapshot()
     }
@@ -30,8 +30,8 @@ final class SnapshotStorageTests: XCTestCase {
         try leaderStore.createSnapshot(5, confState: ConfState(voters: voters), data: [1])
         try leaderStore.compact(5)
         let flaky = FlakySnapshotStorage(leaderStore)
-        let leader = try RawNode(config: Config(id: 1), storage: flaky)
-        let follower = try RawNode(config: Config(id: 2), storage: storage(voters: voters))
+        let leader = try RawNode(config: RaftConfig(id: 1), storage: flaky)
+        let follower = try RawNode(config: RaftConfig(id: 2), storage: storage(voters: voters))
         try leader.campaign()
         var out = leader.takeMessages(persistingTo: leaderStore)
         try follower.step(out[0])
@@ -64,7 +64,7 @@ final class SnapshotStorageTests: XCTestCase {
     }
 
     func testStepRefusesLocalMessagesAndResponsesFromStrangers() throws {
-        let n = try RawNode(config: Config(id: 1), storage: storage(voters: [1, 2, 3]))
+        let n = try RawNode(config: RaftConfig(id: 1), storage: storage(voters: [1, 2, 3]))
         XCTAssertThrowsError(try n.step(Message(type: .hup, from: 1))) { XCTAssertEqual($0 as? RaftError, .stepLocalMessage) }
         XCTAssertThrowsError(try n.step(Message(type: .appResp, to: 1, from: 9, term: 1))) {
             XCTAssertEqual($0 as? RaftError, .stepPeerNotFound)

@@ -17,10 +17,10 @@ final class StorageAndLogTests: XCTestCase {
         XCTAssertEqual(try s.firstIndex(), 4)
         XCTAssertEqual(try s.lastIndex(), 6)
         XCTAssertEqual(try s.term(3), 3, "the snapshot position has a term")
-        XCTAssertThrowsError(try s.term(2)) { XCTAssertEqual($0 as? StorageError, .compacted) }
-        XCTAssertThrowsError(try s.term(7)) { XCTAssertEqual($0 as? StorageError, .unavailable) }
-        XCTAssertThrowsError(try s.entries(3, 5, maxSize: .max)) { XCTAssertEqual($0 as? StorageError, .compacted) }
-        XCTAssertThrowsError(try s.entries(4, 8, maxSize: .max)) { XCTAssertEqual($0 as? StorageError, .unavailable) }
+        XCTAssertThrowsError(try s.term(2)) { XCTAssertEqual($0 as? RaftStorageError, .compacted) }
+        XCTAssertThrowsError(try s.term(7)) { XCTAssertEqual($0 as? RaftStorageError, .unavailable) }
+        XCTAssertThrowsError(try s.entries(3, 5, maxSize: .max)) { XCTAssertEqual($0 as? RaftStorageError, .compacted) }
+        XCTAssertThrowsError(try s.entries(4, 8, maxSize: .max)) { XCTAssertEqual($0 as? RaftStorageError, .unavailable) }
         XCTAssertEqual(try s.entries(4, 7, maxSize: .max).map(\.index), [4, 5, 6])
         XCTAssertEqual(try s.entries(4, 7, maxSize: 0).map(\.index), [4], "at least one entry")
     }
@@ -33,7 +33,7 @@ final class StorageAndLogTests: XCTestCase {
         s.append([Entry(term: 2, index: 3), Entry(term: 3, index: 4)])
         XCTAssertEqual(try s.firstIndex(), 4)
         XCTAssertEqual(try s.term(4), 3)
-        XCTAssertThrowsError(try s.compact(2)) { XCTAssertEqual($0 as? StorageError, .compacted) }
+        XCTAssertThrowsError(try s.compact(2)) { XCTAssertEqual($0 as? RaftStorageError, .compacted) }
     }
 
     func testCreateSnapshotAndApplyOlderSnapshotFails() throws {
@@ -42,12 +42,66 @@ final class StorageAndLogTests: XCTestCase {
         XCTAssertEqual(snap.metadata.term, 2)
         XCTAssertEqual(try s.initialState().1.voters, [1])
         XCTAssertThrowsError(try s.createSnapshot(1, confState: nil, data: [])) {
-            XCTAssertEqual($0 as? StorageError, .snapOutOfDate)
+            XCTAssertEqual($0 as? RaftStorageError, .snapOutOfDate)
         }
         XCTAssertThrowsError(try s.applySnapshot(Snapshot(metadata: SnapshotMetadata(index: 1, term: 1))))
         try s.applySnapshot(Snapshot(data: [7], metadata: SnapshotMetadata(index: 10, term: 5)))
         XCTAssertEqual(try s.firstIndex(), 11)
         XCTAssertEqual(try s.lastIndex(), 10)
+    }
+
+    func testApplySnapshotReplacesTheLogAndMembership() throws {
+        let s = store([1, 1, 2, 2, 2])
+        s.setHardState(HardState(term: 2, vote: 1, commit: 5))
+        let cs = ConfState(voters: [1, 2, 3], learners: [4])
+        try s.applySnapshot(Snapshot(data: [9], metadata: SnapshotMetadata(confState: cs, index: 4, term: 2)))
+        XCTAssertEqual(try s.firstIndex(), 5)
+        XCTAssertEqual(try s.lastIndex(), 4, "every entry is dropped, even those after the snapshot")
+        XCTAssertEqual(try s.term(4), 2)
+        XCTAssertThrowsError(try s.entries(4, 5, maxSize: .max)) { XCTAssertEqual($0 as? RaftStorageError, .compacted) }
+        XCTAssertEqual(try s.initialState().1, cs)
+        XCTAssertEqual(try s.snapshot().data, [9])
+        XCTAssertThrowsError(try s.applySnapshot(Snapshot(metadata: SnapshotMetadata(index: 4, term: 2)))) {
+            XCTAssertEqual($0 as? RaftStorageError, .snapOutOfDate)
+        }
+        // The log continues after the snapshot, and a node restarts from it.
+        s.append([Entry(term: 3, index: 5), Entry(term: 3, index: 6)])
+        XCTAssertEqual(try s.entries(5, 7, maxSize: .max).map(\.term), [3, 3])
+        s.setHardState(HardState(term: 3, vote: 0, commit: 5))
+        let n = try RawNode(config: RaftConfig(id: 1), storage: s)
+        XCTAssertEqual(n.status.confState, cs)
+        XCTAssertEqual(n.committed, 5)
+        XCTAssertEqual(n.ready().committedEntries.map(\.index), [5], "entries after the snapshot are applied")
+    }
+
+    func testMemoryStorageAppendAndReadDoNotCopyTheLog() throws {
+        // One entry at a time with a read of the newest each time, as a raft loop does: linear
+        // work overall. A copy of the whole log per append or read would take minutes here.
+        let s = MemoryStorage()
+        let n = 100_000
+        let data = [UInt8](repeating: 7, count: 64)
+        let start = ContinuousClock.now
+        for i in 1...UInt64(n) {
+            s.append([Entry(term: 1, index: i, data: data)])
+            XCTAssertEqual(try s.entries(i, i + 1, maxSize: .max).count, 1)
+        }
+        try s.compact(UInt64(n - 5_000))
+        let elapsed = ContinuousClock.now - start
+        XCTAssertEqual(try s.lastIndex(), UInt64(n))
+        XCTAssertEqual(try s.firstIndex(), UInt64(n - 5_000 + 1))
+        XCTAssertLessThan(elapsed, .seconds(20), "append or entries(lo, hi) copies the log")
+    }
+
+    func testRaftLogSliceRespectsSizeAcrossStorageAndUnstable() throws {
+        let s = MemoryStorage()
+        s.append((1...4).map { Entry(term: 1, index: UInt64($0), data: [UInt8](repeating: 0, count: 76)) })
+        var log = try RaftLog(storage: s, maxNextEntsSize: .max)
+        log.append((5...6).map { Entry(term: 2, index: UInt64($0), data: [UInt8](repeating: 0, count: 76)) }[...])
+        // Each entry counts 100 bytes.
+        XCTAssertEqual(try log.slice(1, 7, maxSize: 250).map(\.index), [1, 2])
+        XCTAssertEqual(try log.slice(3, 7, maxSize: 350).map(\.index), [3, 4, 5])
+        XCTAssertEqual(try log.slice(5, 7, maxSize: 0).map(\.index), [5])
+        XCTAssertEqual(try log.slice(2, 7, maxSize: .max).map(\.index), [2, 3, 4, 5, 6])
     }
 
     func testUnstableStableToIgnoresReplacedEntries() {

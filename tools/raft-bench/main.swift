@@ -83,7 +83,7 @@ final class Member {
 
     init(id: UInt64, peers: [UInt64]) throws {
         storage = MemoryStorage(confState: ConfState(voters: peers))
-        var c = Config(id: id, electionTick: 10, heartbeatTick: 1)
+        var c = RaftConfig(id: id, electionTick: 10, heartbeatTick: 1)
         c.maxSizePerMsg = 4 << 20
         c.maxInflightMsgs = 256
         node = try RawNode(config: c, storage: storage)

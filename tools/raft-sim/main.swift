@@ -1,12 +1,17 @@
 // raft-sim: runs the deterministic raft simulation over many seeds and prints the seed that
 // reproduces the first failure.
 //
-//   raft-sim [--seeds N] [--first-seed S] [--nodes 3|5] [--steps K] [--seed S] [--trace FROM_STEP] [--verbose]
+//   raft-sim [--seeds N] [--first-seed S] [--nodes 3|5] [--steps K] [--seed S] [--async-persist]
+//            [--trace FROM_STEP] [--verbose]
+//
+// --async-persist handles Readys the pipelined way (etcd 3.4's raftNode): writes take several
+// steps, a leader sends before its own write is durable, committed entries are applied in
+// parallel with the write, and crashes lose writes in progress.
 import Raft
 import RaftTestKit
 
 func usage() -> Never {
-    print("usage: raft-sim [--seeds N] [--first-seed S] [--seed S] [--nodes 3|5] [--steps K] [--keep-going] [--no-membership] [--no-crashes] [--no-compaction] [--no-commit-rule-check] [--trace FROM_STEP] [--verbose]")
+    print("usage: raft-sim [--seeds N] [--first-seed S] [--seed S] [--nodes 3|5] [--steps K] [--keep-going] [--no-membership] [--no-crashes] [--no-compaction] [--no-commit-rule-check] [--async-persist] [--trace FROM_STEP] [--verbose]")
     exit(2)
 }
 
@@ -27,6 +32,7 @@ var traceFrom: Int? = nil
 var crashes = true
 var compaction = true
 var commitRule = true
+var asyncPersist = false
 var args = Array(CommandLine.arguments.dropFirst())
 while !args.isEmpty {
     let a = args.removeFirst()
@@ -49,6 +55,7 @@ while !args.isEmpty {
     case "--no-crashes": crashes = false
     case "--no-compaction": compaction = false
     case "--no-commit-rule-check": commitRule = false
+    case "--async-persist": asyncPersist = true
     default: usage()
     }
 }
@@ -62,6 +69,7 @@ for seed in firstSeed..<(firstSeed + UInt64(seeds)) {
     opts.crashes = crashes
     opts.compaction = compaction
     opts.checkCommitRule = commitRule
+    opts.asyncPersistence = asyncPersist
     do {
         let sim = try Simulation(options: opts)
         sim.traceFrom = traceFrom
@@ -74,6 +82,9 @@ for seed in firstSeed..<(firstSeed + UInt64(seeds)) {
         total.confChangesApplied += s.confChangesApplied
         total.readsAnswered += s.readsAnswered
         total.delivered += s.delivered
+        total.earlySends += s.earlySends
+        total.lostWrites += s.lostWrites
+        total.lostEarlySentWrites += s.lostEarlySentWrites
         if verbose {
             print("seed \(seed): \(result == nil ? "ok" : "FAIL") committed=\(s.committedEntries) delivered=\(s.delivered) crashes=\(s.crashes) partitions=\(s.partitions) snaps=\(s.snapshotsSent) confchanges=\(s.confChangesApplied) reads=\(s.readsAnswered)")
         }
@@ -89,5 +100,5 @@ for seed in firstSeed..<(firstSeed + UInt64(seeds)) {
         if !keepGoing { break }
     }
 }
-print("\(seeds) seeds x \(nodes) nodes x \(steps) steps: \(failures) failed; committed=\(total.committedEntries) delivered=\(total.delivered) crashes=\(total.crashes) partitions=\(total.partitions) snapshots=\(total.snapshotsSent) confchanges=\(total.confChangesApplied) reads=\(total.readsAnswered)")
+print("\(seeds) seeds x \(nodes) nodes x \(steps) steps: \(failures) failed; committed=\(total.committedEntries) delivered=\(total.delivered) crashes=\(total.crashes) partitions=\(total.partitions) snapshots=\(total.snapshotsSent) confchanges=\(total.confChangesApplied) reads=\(total.readsAnswered)\(asyncPersist ? " earlySends=\(total.earlySends) lostWrites=\(total.lostWrites) lostEarlySent=\(total.lostEarlySentWrites)" : "")")
 exit(failures == 0 ? 0 : 1)

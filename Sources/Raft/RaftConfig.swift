@@ -23,7 +23,7 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 }
 
 /// Parameters of one raft node.
-public struct Config: Sendable {
+public struct RaftConfig: Sendable {
     /// This node's id; must be non-zero.
     public var id: UInt64
     /// Ticks without hearing from a leader before a follower campaigns (randomized in
@@ -31,7 +31,12 @@ public struct Config: Sendable {
     public var electionTick: Int = 10
     /// Ticks between leader heartbeats.
     public var heartbeatTick: Int = 1
-    /// The last applied index, when restarting a node that already applied entries.
+    /// The last applied index, when restarting a node that already applied entries: raft hands
+    /// out only committed entries after it. Raft's membership is rebuilt from the snapshot's
+    /// `ConfState` plus the `.confChange` entries it hands out, so an application that sets this
+    /// above its snapshot index must itself call `applyConfChange` for the changes in between;
+    /// etcd leaves it at 0 and skips re-delivered entries by index instead (see `Ready`). A
+    /// value above the persisted commit index is lowered to it.
     public var applied: UInt64 = 0
     /// Upper bound on the byte size of the entries of one append message.
     public var maxSizePerMsg: Int = 1 << 20

@@ -1,24 +1,29 @@
 /// The persisted log as raft reads it. Writes belong to the application: it appends what `Ready`
 /// hands out and installs snapshots; raft only reads. Implementations are called from the thread
 /// that drives the `RawNode` (no locking is required by raft itself).
-public protocol Storage: AnyObject {
+public protocol RaftStorage: AnyObject {
     /// The persisted hard state and the membership of the latest snapshot.
-    func initialState() throws(StorageError) -> (HardState, ConfState)
+    func initialState() throws(RaftStorageError) -> (HardState, ConfState)
     /// Entries in [lo, hi), limited to about `maxSize` bytes but always at least one entry.
     /// Throws `.compacted` if `lo <= snapshot index`, `.unavailable` if `hi > lastIndex + 1`.
-    func entries(_ lo: UInt64, _ hi: UInt64, maxSize: Int) throws(StorageError) -> [Entry]
+    func entries(_ lo: UInt64, _ hi: UInt64, maxSize: Int) throws(RaftStorageError) -> [Entry]
     /// The term of entry `i`, in [firstIndex - 1, lastIndex] (the entry before the first is the
     /// snapshot's position).
-    func term(_ i: UInt64) throws(StorageError) -> UInt64
+    func term(_ i: UInt64) throws(RaftStorageError) -> UInt64
     /// The index of the first entry still available (snapshot index + 1).
-    func firstIndex() throws(StorageError) -> UInt64
-    func lastIndex() throws(StorageError) -> UInt64
+    func firstIndex() throws(RaftStorageError) -> UInt64
+    func lastIndex() throws(RaftStorageError) -> UInt64
     /// The most recent snapshot; may throw `.snapshotTemporarilyUnavailable`.
-    func snapshot() throws(StorageError) -> Snapshot
+    func snapshot() throws(RaftStorageError) -> Snapshot
 }
 
-/// A ``Storage`` kept in memory: the reference implementation and the one tests use.
-public final class MemoryStorage: Storage {
+/// A ``RaftStorage`` kept in memory, like etcd's `raft.MemoryStorage`: the application writes
+/// its durable log (WAL) and mirrors it here, and on restart rebuilds it with `applySnapshot`,
+/// `setHardState` and `append`. Appending is amortized O(1) per entry and reads copy only the
+/// entries returned. Not thread-safe: unlike etcd's, it has no lock, so every call (including
+/// `createSnapshot` and `compact` asked for by an apply thread) must come from the thread that
+/// drives the `RawNode`.
+public final class MemoryStorage: RaftStorage {
     public private(set) var hardState = HardState()
     public private(set) var snap = Snapshot()
     /// `ents[0]` is a dummy holding the snapshot's index and term.
@@ -32,7 +37,7 @@ public final class MemoryStorage: Storage {
         snap.metadata.confState = confState
     }
 
-    public func initialState() throws(StorageError) -> (HardState, ConfState) {
+    public func initialState() throws(RaftStorageError) -> (HardState, ConfState) {
         (hardState, snap.metadata.confState)
     }
 
@@ -40,7 +45,7 @@ public final class MemoryStorage: Storage {
 
     private var offset: UInt64 { ents[0].index }
 
-    public func entries(_ lo: UInt64, _ hi: UInt64, maxSize: Int) throws(StorageError) -> [Entry] {
+    public func entries(_ lo: UInt64, _ hi: UInt64, maxSize: Int) throws(RaftStorageError) -> [Entry] {
         let off = offset
         if lo <= off { throw .compacted }
         if hi > off + UInt64(ents.count) { throw .unavailable }
@@ -48,19 +53,22 @@ public final class MemoryStorage: Storage {
         return limitSize(ents[Int(lo - off)..<Int(hi - off)], maxSize)
     }
 
-    public func term(_ i: UInt64) throws(StorageError) -> UInt64 {
+    public func term(_ i: UInt64) throws(RaftStorageError) -> UInt64 {
         let off = offset
         if i < off { throw .compacted }
         if Int(i - off) >= ents.count { throw .unavailable }
         return ents[Int(i - off)].term
     }
 
-    public func firstIndex() throws(StorageError) -> UInt64 { offset + 1 }
-    public func lastIndex() throws(StorageError) -> UInt64 { offset + UInt64(ents.count) - 1 }
-    public func snapshot() throws(StorageError) -> Snapshot { snap }
+    public func firstIndex() throws(RaftStorageError) -> UInt64 { offset + 1 }
+    public func lastIndex() throws(RaftStorageError) -> UInt64 { offset + UInt64(ents.count) - 1 }
+    public func snapshot() throws(RaftStorageError) -> Snapshot { snap }
 
-    /// Replaces the whole contents with `s` (used when a snapshot arrives from the leader).
-    public func applySnapshot(_ s: Snapshot) throws(StorageError) {
+    /// Replaces the whole contents with `s`: every entry is dropped, the log continues after
+    /// `s.metadata.index`, and the membership becomes `s.metadata.confState` (used when a
+    /// snapshot arrives from the leader, and on restart from the latest snapshot on disk).
+    /// Throws `.snapOutOfDate` unless `s` is newer than the current snapshot.
+    public func applySnapshot(_ s: Snapshot) throws(RaftStorageError) {
         if snap.metadata.index >= s.metadata.index { throw .snapOutOfDate }
         snap = s
         ents = [Entry(term: s.metadata.term, index: s.metadata.index)]
@@ -69,7 +77,7 @@ public final class MemoryStorage: Storage {
     /// Records a snapshot of the application state at `i` (which must be applied), optionally
     /// replacing the membership. Entries are kept until `compact` is called.
     @discardableResult
-    public func createSnapshot(_ i: UInt64, confState: ConfState?, data: [UInt8]) throws(StorageError) -> Snapshot {
+    public func createSnapshot(_ i: UInt64, confState: ConfState?, data: [UInt8]) throws(RaftStorageError) -> Snapshot {
         if i <= snap.metadata.index { throw .snapOutOfDate }
         let off = offset
         precondition(i <= lastIndexValue, "snapshot \(i) is out of bound lastindex(\(lastIndexValue))")
@@ -81,7 +89,7 @@ public final class MemoryStorage: Storage {
     }
 
     /// Discards entries before `compactIndex` (which becomes the dummy entry).
-    public func compact(_ compactIndex: UInt64) throws(StorageError) {
+    public func compact(_ compactIndex: UInt64) throws(RaftStorageError) {
         let off = offset
         if compactIndex <= off { throw .compacted }
         precondition(compactIndex <= lastIndexValue, "compact \(compactIndex) is out of bound")
@@ -112,16 +120,28 @@ public final class MemoryStorage: Storage {
     private var lastIndexValue: UInt64 { offset + UInt64(ents.count) - 1 }
 }
 
-/// Keeps the longest prefix whose total size stays within `maxSize` (at least one entry).
-func limitSize(_ ents: ArraySlice<Entry>, _ maxSize: Int) -> [Entry] {
-    if ents.isEmpty { return [] }
-    if maxSize == Int.max { return Array(ents) }
+/// The end of the longest prefix of `ents` whose total size stays within `maxSize` (at least
+/// one entry).
+func limitEnd<C: RandomAccessCollection>(_ ents: C, _ maxSize: Int) -> C.Index where C.Element == Entry {
+    if maxSize == Int.max || ents.isEmpty { return ents.endIndex }
     var size = 0
     var end = ents.startIndex
     while end < ents.endIndex {
         size += ents[end].size
         if end > ents.startIndex && size > maxSize { break }
-        end += 1
+        end = ents.index(after: end)
     }
-    return Array(ents[ents.startIndex..<end])
+    return end
+}
+
+/// Copies the longest prefix whose total size stays within `maxSize` (at least one entry):
+/// only the entries returned are copied.
+func limitSize(_ ents: ArraySlice<Entry>, _ maxSize: Int) -> [Entry] {
+    Array(ents[ents.startIndex..<limitEnd(ents, maxSize)])
+}
+
+/// Truncates `ents` in place to the longest prefix within `maxSize` (at least one entry).
+func limitSize(_ ents: inout [Entry], _ maxSize: Int) {
+    let end = limitEnd(ents, maxSize)
+    if end < ents.endIndex { ents.removeSubrange(end...) }
 }
