@@ -6,6 +6,7 @@
 #include "etcdserver.pb-c.h"
 #include "health.pb-c.h"
 #include "kv.pb-c.h"
+#include "lease.pb-c.h"
 #include "messages.pb-c.h"
 #include "raft.pb-c.h"
 #include "raft_internal.pb-c.h"
