@@ -47,9 +47,17 @@ let package = Package(
         .target(name: "Lease", dependencies: ["Storage"]),
         // Member lifecycle, apply loop, request pipeline.
         .target(name: "Server", dependencies: [
-            "Storage", "MVCC", "Lease", "Raft", "EtcdProto",
+            "Storage", "MVCC", "Lease", "Raft", "EtcdProto", "Transport",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        // etcd 3.4's peer protocol (rafthttp): streams, pipeline, snapshots, /members, /leases.
+        .target(name: "Transport", dependencies: [
+            "Raft", "EtcdProto",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         // Flags, ETCD_* environment, --config-file YAML.
         .target(name: "Config", dependencies: [
@@ -90,6 +98,13 @@ let package = Package(
         .testTarget(name: "LeaseTests", dependencies: ["Lease", "Storage"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "APITests", dependencies: ["API", "Server", "EtcdProto"]),
+        .testTarget(name: "TransportTests", dependencies: [
+            "Transport", "Raft", "EtcdProto",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "MVCC", "Storage", "EtcdProto"]),
     ]
 )

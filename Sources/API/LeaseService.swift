@@ -15,7 +15,7 @@ struct LeaseService {
             try await node.leaseRevoke(r)
         }
         router.unary("/etcdserverpb.Lease/LeaseTimeToLive") { (r: Etcdserverpb_LeaseTimeToLiveRequest, _) throws(ServerError) in
-            node.leaseTimeToLive(r)
+            try await node.leaseTimeToLive(r)
         }
         router.unary("/etcdserverpb.Lease/LeaseLeases") { (_: Etcdserverpb_LeaseLeasesRequest, _) throws(ServerError) in
             node.leaseLeases()
@@ -24,7 +24,9 @@ struct LeaseService {
         router.addBidiStreaming("/etcdserverpb.Lease/LeaseKeepAlive") { requests, responses, _ in
             for try await message in requests {
                 let request: Etcdserverpb_LeaseKeepAliveRequest = try ProtoCodec.decode(message)
-                try await responses.send(ProtoCodec.encode(node.leaseRenew(id: request.id)))
+                let response: Etcdserverpb_LeaseKeepAliveResponse
+                do throws(ServerError) { response = try await node.leaseRenew(id: request.id) } catch { throw error.grpcStatus }
+                try await responses.send(ProtoCodec.encode(response))
             }
         }
     }

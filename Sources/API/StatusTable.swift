@@ -26,6 +26,12 @@ extension ServerError {
         case .notLeader: GRPCStatus(code: .failedPrecondition, message: "etcdserver: not leader")
         case .stopped: GRPCStatus(code: .unavailable, message: "etcdserver: server stopped")
         case .timeout: GRPCStatus(code: .unavailable, message: "etcdserver: request timed out")
+        case .timeoutDueToLeaderFail:
+            GRPCStatus(code: .unavailable, message: "etcdserver: request timed out, possibly due to previous leader failure")
+        case .timeoutDueToConnectionLost:
+            GRPCStatus(code: .unavailable, message: "etcdserver: request timed out, possibly due to connection lost")
+        case .leaderChanged: GRPCStatus(code: .unavailable, message: "etcdserver: leader changed")
+        case .tooManyRequests: GRPCStatus(code: .resourceExhausted, message: "etcdserver: too many requests")
         case .corrupt: GRPCStatus(code: .dataLoss, message: "etcdserver: corrupt cluster")
         case .unhealthy: GRPCStatus(code: .unavailable, message: "etcdserver: unhealthy cluster")
         case .authNotEnabled: GRPCStatus(code: .failedPrecondition, message: "etcdserver: authentication is not enabled")

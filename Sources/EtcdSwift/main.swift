@@ -88,13 +88,6 @@ options.snapshotCount = config.snapshotCount
 options.heartbeatMs = config.heartbeatIntervalMs
 options.electionTimeoutMs = config.electionTimeoutMs
 
-// Until members replicate through Raft, several members would silently be independent clusters.
-if options.initialCluster.count > 1 {
-    mainLog.critical(
-        "initial-cluster names \(options.initialCluster.count) members; etcd-swift serves single-member clusters only so far (replication across members is not built yet)")
-    exit(1)
-}
-
 let node: ServerNode
 do {
     node = try ServerNode(options: options, logger: Logger(label: "etcdserver"))
@@ -117,6 +110,13 @@ for url in config.listenClientURLs {
         exit(1)
     }
 }
+do {
+    try await node.start(group: group, listenPeerURLs: config.listenPeerURLs.map(\.description))
+} catch {
+    mainLog.critical("failed to start the peer listeners on \(config.listenPeerURLs.map(\.description)): \(error)")
+    exit(1)
+}
+await node.waitPublished()
 embedLog.info("ready to serve client requests")
 for url in config.listenClientURLs {
     embedLog.notice("serving insecure client requests on \(url.hostPort), this is strongly discouraged!")
@@ -139,7 +139,7 @@ for await sig in stopRequested {
     Logger(label: "pkg/osutil").notice("received \(sig == SIGTERM ? "terminated" : "interrupt") signal, shutting down...")
     break
 }
+await node.shutdown()
 await clients.shutdown()
-node.stop()
 try? await group.shutdownGracefully()
 exit(0)

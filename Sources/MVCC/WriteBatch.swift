@@ -54,6 +54,23 @@ public final class WriteBatch {
         }
     }
 
+    /// Runs `body` on a child transaction of the batch for writes outside MVCC's buckets (the
+    /// lessor's `lease` bucket, `alarm`, `members`), so they commit atomically with the run of
+    /// entries they belong to. A throwing body leaves nothing behind.
+    public func update<R>(_ body: (BatchTx) throws -> R) throws -> R {
+        precondition(!ended, "WriteBatch used after commit() or abort()")
+        precondition(!memberOpen, "WriteBatch: a WriteTxn is still open")
+        let child = try tx.beginNested()
+        do {
+            let result = try body(child)
+            try child.commit()
+            return result
+        } catch {
+            child.abort()
+            throw error
+        }
+    }
+
     /// Called by a member transaction as it ends (`rev` nil: it changed nothing or rolled back).
     func finished(rev: Int64?, consistentIndex ci: UInt64?, undo ops: [IndexUndo]) {
         memberOpen = false

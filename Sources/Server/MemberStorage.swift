@@ -2,29 +2,33 @@ import EtcdProto
 import Lease
 import Logging
 import MVCC
+import Raft
 import Storage
+import Synchronization
 
-/// A member's durable state under `<data-dir>/member/`: the WAL (`wal/`) and the LMDB backend
-/// (`snap/db`) holding the MVCC store. The WAL is written by the pipeline's log thread only; the
-/// store by the apply thread only; reads come from any task.
+/// A member's durable state under `<data-dir>/member/`: the WAL (`wal/`) holding raft's log and
+/// hard state, and the LMDB backend (`snap/db`) holding the MVCC store, leases, alarms and
+/// membership. The WAL is written by the raft driver's thread only; the backend by the applier
+/// only; reads come from any task.
 ///
-/// `@unchecked Sendable`: `wal` is touched only by the log thread (and by `recover`, before that
-/// thread starts); `store` and `backend` are Sendable and guard themselves.
-final class MemberStorage: EntryLog, @unchecked Sendable {
+/// `@unchecked Sendable`: `wal` is touched only by the driver thread (and by `openLog`, before
+/// that thread starts); `store` and `backend` are Sendable and guard themselves.
+final class MemberStorage: DurableLog, @unchecked Sendable {
     let backend: Backend
     let store: KVStore
     private let walDir: String
     private let walOptions: WAL.Options
     private var wal: WAL?
     private let logger: Logger
+    /// The backend file's size as of the last applied run, so the quota check needs no syscall.
+    private let backendSize = Atomic<Int64>(0)
 
+    /// What the WAL held at start-up.
     struct Recovered {
-        var term: UInt64
-        var lastIndex: UInt64
-        var appliedIndex: UInt64
-        var isNew: Bool
-        /// Entries in the WAL that the store has not applied yet, to replay before serving.
-        var unapplied: [LogEntry]
+        /// The last snapshot record the backend noted (0, 0 when none).
+        var snapshot: WALSnapshot
+        var hardState: HardState
+        var entries: [Entry]
     }
 
     init(options: ServerOptions, logger: Logger) throws {
@@ -40,55 +44,46 @@ final class MemberStorage: EntryLog, @unchecked Sendable {
         backendOptions.mapSize = quota * 2 + 64 << 20
         backend = try Backend(path: memberDir + "/snap/db", options: backendOptions)
         do { store = try KVStore(backend: backend) } catch { throw ServerError(error) }
+        backendSize.store(backend.size, ordering: .relaxed)
     }
 
-    /// Opens the WAL (creating it with the bootstrap entry for a new member), and starts a new
-    /// term as a single member's election would.
-    func recover(memberID: UInt64, clusterID: UInt64) throws -> Recovered {
-        var recovered: Recovered
-        if WAL.exists(dir: walDir) {
-            let (wal, contents) = try WAL.open(dir: walDir, snapshot: try savedSnapshot(), options: walOptions)
-            self.wal = wal
-            let lastTerm = max(contents.entries.last?.term ?? 0, contents.hardState?.term ?? 0)
-            let applied = store.consistentIndex
-            recovered = Recovered(
-                term: lastTerm + 1, lastIndex: max(wal.lastIndex, applied), appliedIndex: applied, isNew: false,
-                unapplied: contents.entries.filter { $0.index > applied }.map {
-                    LogEntry(index: $0.index, term: $0.term, kind: $0.type == 1 ? .confChange : .normal, data: $0.data)
-                })
-            logger.info("restarting member \(Identity.hex(memberID)) in cluster \(Identity.hex(clusterID)) at commit index \(wal.lastIndex)")
-        } else {
-            var metadata = Etcdserverpb_Metadata()
-            metadata.nodeID = memberID
-            metadata.clusterID = clusterID
-            let wal = try WAL.create(dir: walDir, metadata: metadata.serializedBytes(), options: walOptions)
-            self.wal = wal
-            // The bootstrap entry adding this member, at term 1, as etcd's raft writes it.
-            var change = Raftpb_ConfChange()
-            change.type = .confChangeAddNode
-            change.nodeID = memberID
-            let bootstrap = LogEntry(index: 1, term: 1, kind: .confChange, data: change.serializedBytes())
-            try append([bootstrap])
-            recovered = Recovered(term: 2, lastIndex: 1, appliedIndex: 0, isNew: true, unapplied: [bootstrap])
-        }
-        try wal!.append(.hardState(WALHardState(term: recovered.term, vote: memberID, commit: recovered.lastIndex)))
-        try wal!.sync()
-        return recovered
-    }
+    var hasLog: Bool { WAL.exists(dir: walDir) }
 
-    // MARK: EntryLog (log thread)
-
-    func append(_ entries: [LogEntry]) throws {
-        try wal!.append(entries.map {
-            .entry(WALEntry(index: $0.index, term: $0.term, type: $0.kind == .confChange ? 1 : 0, data: $0.data))
+    /// Opens the WAL of a member that has one.
+    func openLog() throws -> Recovered {
+        let mark = try savedSnapshot()
+        let (wal, contents) = try WAL.open(dir: walDir, snapshot: mark, options: walOptions)
+        self.wal = wal
+        let hs = contents.hardState.map { HardState(term: $0.term, vote: $0.vote, commit: $0.commit) } ?? HardState()
+        return Recovered(snapshot: mark, hardState: hs, entries: contents.entries.map {
+            Entry(term: $0.term, index: $0.index, type: $0.type == 1 ? .confChange : .normal, data: $0.data)
         })
     }
 
-    func sync() throws { try wal!.sync() }
+    /// Creates the WAL of a new member, with etcd's metadata (node and cluster ids).
+    func createLog(memberID: UInt64, clusterID: UInt64) throws {
+        var metadata = Etcdserverpb_Metadata()
+        metadata.nodeID = memberID
+        metadata.clusterID = clusterID
+        wal = try WAL.create(dir: walDir, metadata: metadata.serializedBytes(), options: walOptions)
+    }
+
+    // MARK: DurableLog (driver thread)
+
+    func save(hardState: HardState?, entries: [Entry], sync: Bool) throws {
+        var records: [WALRecord] = entries.map {
+            .entry(WALEntry(index: $0.index, term: $0.term, type: $0.type.rawValue, data: $0.data))
+        }
+        if let hs = hardState { records.append(.hardState(WALHardState(term: hs.term, vote: hs.vote, commit: hs.commit))) }
+        if records.isEmpty { return }
+        try wal!.append(records)
+        if sync { try wal!.sync() }
+    }
 
     /// The WAL keeps entries from its last snapshot record on; older segments go. The record is
     /// written and synced first, then the backend notes it, then segments are deleted, so a crash
-    /// at any step leaves a snapshot record that the noted one matches.
+    /// at any step leaves a snapshot record that the noted one matches. The caller has synced the
+    /// backend through `index`.
     func release(through index: UInt64, term: UInt64) throws {
         let snapshot = WALSnapshot(index: index, term: term)
         try wal!.append(.snapshot(snapshot))
@@ -115,6 +110,10 @@ final class MemberStorage: EntryLog, @unchecked Sendable {
     private static func encode(_ s: WALSnapshot) -> [UInt8] {
         (0..<16).map { i in UInt8(truncatingIfNeeded: (i < 8 ? s.index : s.term) >> UInt64(56 - 8 * (i % 8))) }
     }
+
+    /// Refreshes the cached backend size (applier, after each run).
+    func noteBackendSize() { backendSize.store(backend.size, ordering: .relaxed) }
+    var cachedBackendSize: Int64 { backendSize.load(ordering: .relaxed) }
 
     /// Makes every committed LMDB transaction durable (apply thread, before a WAL release).
     func syncBackend() throws { try backend.sync() }
@@ -154,76 +153,6 @@ final class MemberStorage: EntryLog, @unchecked Sendable {
     func beginApply(lessor: Lessor) -> ApplySession { ApplySession(store: store, lessor: lessor) }
 }
 
-/// The writes of one run of applied entries, sharing one LMDB commit: nothing is visible to readers
-/// (and no proposer may be answered) before `finish`. Apply thread only; not Sendable.
-final class ApplySession {
-    private let store: KVStore
-    private let lessor: Lessor
-    private var batch: WriteBatch?
-    /// What each committed write changed, in order, for watchers.
-    private(set) var changes: [(events: [Event], revision: Int64)] = []
-
-    init(store: KVStore, lessor: Lessor) {
-        self.store = store
-        self.lessor = lessor
-    }
-
-    var currentRevision: Int64 { batch?.rev ?? store.currentRevision }
-
-    /// Runs `body` in the next write txn of the batch; a failing body leaves no change behind.
-    func write<R>(_ body: (StoreWriter) throws(ServerError) -> R) throws(ServerError) -> R {
-        do {
-            if batch == nil { batch = try store.beginBatch() }
-            let txn = try batch!.write()
-            let result: R
-            do {
-                result = try body(StoreWriter(txn: txn, firstRevision: store.compactedRevision + 1, lessor: lessor))
-            } catch {
-                txn.rollback()
-                throw error
-            }
-            let events = try txn.end()
-            if !events.isEmpty { changes.append((events, txn.rev)) }
-            return result
-        } catch {
-            throw ServerError(error)
-        }
-    }
-
-    /// Commits what is pending, for work that needs its own LMDB transaction (compaction, the
-    /// lessor's bucket writes).
-    func flush() throws(ServerError) {
-        do {
-            try batch?.commit()
-            batch = nil
-        } catch {
-            batch = nil
-            throw ServerError(error)
-        }
-    }
-
-    func compact(_ revision: Int64) throws(ServerError) {
-        try flush()
-        do { try store.compact(revision) } catch { throw ServerError(error) }
-    }
-
-    /// Records `index` as applied and commits everything.
-    func finish(appliedIndex index: UInt64) throws(ServerError) {
-        do {
-            if batch == nil { batch = try store.beginBatch() }
-            let txn = try batch!.write()
-            txn.setConsistentIndex(index)
-            try txn.end()
-            try batch!.commit()
-            batch = nil
-        } catch {
-            batch?.abort()
-            batch = nil
-            throw ServerError(error)
-        }
-    }
-}
-
 extension ServerError {
     init(_ error: MVCCError) {
         switch error {
@@ -235,7 +164,9 @@ extension ServerError {
     }
 
     init(_ error: any Error) {
-        if let e = error as? ServerError { self = e } else if let e = error as? MVCCError { self.init(e) } else {
+        if let e = error as? ServerError { self = e } else if let e = error as? MVCCError { self.init(e) } else if let e = error as? LeaseError {
+            self.init(lease: e)
+        } else {
             self = .internal("etcdserver: \(error)")
         }
     }

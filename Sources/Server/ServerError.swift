@@ -23,6 +23,10 @@ public enum ServerError: Error, Sendable, Equatable {
     case notLeader
     case stopped
     case timeout
+    case timeoutDueToLeaderFail
+    case timeoutDueToConnectionLost
+    case leaderChanged
+    case tooManyRequests
     case corrupt
     case unhealthy
     // Auth.

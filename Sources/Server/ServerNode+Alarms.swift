@@ -1,5 +1,6 @@
 import EtcdProto
 import Storage
+import Synchronization
 
 /// Alarms and the backend quota, as etcd 3.4 keeps them (`etcdserver/quota.go`, `alarm/`): a
 /// write that would take the backend past `--quota-backend-bytes` raises NOSPACE through the log
@@ -18,10 +19,10 @@ extension ServerNode {
     /// quota; in the second case raises the alarm first, as etcd's quota check does.
     func checkQuota(cost: Int) async throws(ServerError) {
         guard cost > 0 else { return }
-        if alarms.withLock({ $0.contains(.nospace) }) { throw .noSpace }
+        if alarms.contains(.nospace) { throw .noSpace }
         // The file size is an upper bound of what is in use; only near the quota count free pages.
         let quota = quotaBytes
-        if backendSize.load(ordering: .relaxed) + Int64(cost) < quota || storage.dbSizeInUse + Int64(cost) < quota {
+        if storage.cachedBackendSize + Int64(cost) < quota || storage.dbSizeInUse + Int64(cost) < quota {
             return
         }
         var alarm = Etcdserverpb_AlarmRequest()
@@ -55,54 +56,54 @@ extension ServerNode {
         return response
     }
 
-    func alarmMembers() -> [Etcdserverpb_AlarmMember] {
-        alarms.withLock { $0 }.sorted { $0.rawValue < $1.rawValue }.map {
-            var member = Etcdserverpb_AlarmMember()
-            member.memberID = memberID
-            member.alarm = $0
-            return member
-        }
+    func alarmMembers() -> [Etcdserverpb_AlarmMember] { alarms.all }
+}
+
+/// The raised alarms of every member, as the `alarm` bucket holds them. Written by the applier.
+final class AlarmSet: Sendable {
+    private struct Key: Hashable {
+        var member: UInt64
+        var alarm: Int32
     }
 
-    /// Applies an alarm change (apply thread), keeping the `alarm` bucket in step.
-    func applyAlarm(_ r: Etcdserverpb_AlarmRequest, in session: ApplySession) throws(ServerError) -> ApplyResult {
-        var response = Etcdserverpb_AlarmResponse()
-        guard r.memberID == memberID, r.alarm != .none else { return .alarm(response) }
-        var member = Etcdserverpb_AlarmMember()
-        member.memberID = r.memberID
-        member.alarm = r.alarm
-        let key = member.serializedBytes()
-        try session.flush()
-        do {
-            switch r.action {
-            case .activate:
-                try storage.backend.update { tx in try tx.put(.alarm, key, []) }
-                alarms.withLock { _ = $0.insert(r.alarm) }
-                response.alarms = [member]
-                logger.warning("alarm \(r.alarm == .nospace ? "NOSPACE" : "CORRUPT") raised by member \(Identity.hex(memberID))")
-            case .deactivate:
-                _ = try storage.backend.update { tx in try tx.delete(.alarm, key) }
-                if alarms.withLock({ $0.remove(r.alarm) }) != nil { response.alarms = [member] }
-            default:
-                break
-            }
-        } catch {
-            throw ServerError(error)
-        }
-        return .alarm(response)
-    }
+    private let raised: Mutex<Set<Key>>
 
-    /// The alarms stored in the backend (start-up).
-    static func loadAlarms(_ backend: Backend, memberID: UInt64) throws -> Set<Etcdserverpb_AlarmType> {
-        var found: Set<Etcdserverpb_AlarmType> = []
+    init(backend: Backend) throws {
+        var found: Set<Key> = []
         let tx = try backend.read()
         defer { tx.end() }
         try tx.forEach(.alarm) { key, _ in
-            if let member = try? Etcdserverpb_AlarmMember(serializedBytes: key), member.memberID == memberID {
-                found.insert(member.alarm)
+            if let m = try? Etcdserverpb_AlarmMember(serializedBytes: key) {
+                found.insert(Key(member: m.memberID, alarm: m.alarm.rawValue))
             }
             return true
         }
-        return found
+        raised = Mutex(found)
+    }
+
+    var isEmpty: Bool { raised.withLock { $0.isEmpty } }
+
+    func contains(_ alarm: Etcdserverpb_AlarmType) -> Bool {
+        raised.withLock { $0.contains { $0.alarm == alarm.rawValue } }
+    }
+
+    /// Every raised alarm, ordered by member then type.
+    var all: [Etcdserverpb_AlarmMember] {
+        raised.withLock { $0 }.sorted { ($0.member, $0.alarm) < ($1.member, $1.alarm) }.map {
+            var m = Etcdserverpb_AlarmMember()
+            m.memberID = $0.member
+            m.alarm = Etcdserverpb_AlarmType(rawValue: $0.alarm)
+            return m
+        }
+    }
+
+    /// True when the alarm was not raised before.
+    func insert(_ m: Etcdserverpb_AlarmMember) -> Bool {
+        raised.withLock { $0.insert(Key(member: m.memberID, alarm: m.alarm.rawValue)).inserted }
+    }
+
+    /// True when the alarm was raised.
+    func remove(_ m: Etcdserverpb_AlarmMember) -> Bool {
+        raised.withLock { $0.remove(Key(member: m.memberID, alarm: m.alarm.rawValue)) != nil }
     }
 }

@@ -1,4 +1,5 @@
 import EtcdProto
+import Foundation
 import Lease
 
 /// The Lease service's calls (etcd's `v3_server.go` Lease*) and the expiry of leases: grant and
@@ -23,28 +24,120 @@ extension ServerNode {
         return response
     }
 
-    /// A keepalive: the lease's TTL, or 0 when it does not exist (etcd answers so, no error).
-    public func leaseRenew(id: Int64) -> Etcdserverpb_LeaseKeepAliveResponse {
+    /// A keepalive: renewed by the leader's lessor (forwarded to it over the peer port from a
+    /// follower, as etcd does); TTL 0 when the lease does not exist (etcd answers so, no error).
+    public func leaseRenew(id: Int64) async throws(ServerError) -> Etcdserverpb_LeaseKeepAliveResponse {
         var response = Etcdserverpb_LeaseKeepAliveResponse()
-        response.header = header()
         response.id = id
-        response.ttl = (try? lessor.renew(id: id)) ?? 0
+        var request = Etcdserverpb_LeaseKeepAliveRequest()
+        request.id = id
+        if !lessor.isPrimary, let answer = try await forwardToLeader(path: "/leases", body: request.serializedBytes()) {
+            switch answer.status {
+            case 200:
+                response.ttl = (try? Etcdserverpb_LeaseKeepAliveResponse(serializedBytes: answer.body))?.ttl ?? 0
+            case 404: response.ttl = 0
+            default: throw .internal(String(decoding: answer.body, as: UTF8.self))
+            }
+        } else {
+            response.ttl = (try? lessor.renew(id: id)) ?? 0
+        }
+        response.header = header()
         return response
     }
 
-    /// TTL -1 when the lease does not exist, as etcd's v3rpc answers.
-    public func leaseTimeToLive(_ r: Etcdserverpb_LeaseTimeToLiveRequest) -> Etcdserverpb_LeaseTimeToLiveResponse {
+    /// TTL -1 when the lease does not exist, as etcd's v3rpc answers. A follower asks the leader,
+    /// whose lessor counts the lease down.
+    public func leaseTimeToLive(_ r: Etcdserverpb_LeaseTimeToLiveRequest) async throws(ServerError)
+        -> Etcdserverpb_LeaseTimeToLiveResponse
+    {
         var response = Etcdserverpb_LeaseTimeToLiveResponse()
-        response.header = header()
         response.id = r.id
-        if let t = lessor.timeToLive(id: r.id, keys: r.keys) {
+        response.ttl = -1
+        var request = Leasepb_LeaseInternalRequest()
+        request.leaseTimeToLiveRequest = r
+        if !isLeader, let answer = try await forwardToLeader(path: "/leases/internal", body: request.serializedBytes()) {
+            switch answer.status {
+            case 200:
+                if let forwarded = (try? Leasepb_LeaseInternalResponse(serializedBytes: answer.body))?.leaseTimeToLiveResponse {
+                    response = forwarded
+                }
+            case 404: break
+            default: throw .internal(String(decoding: answer.body, as: UTF8.self))
+            }
+        } else if let t = lessor.timeToLive(id: r.id, keys: r.keys) {
             response.ttl = t.remainingTTL
             response.grantedTtl = t.grantedTTL
             response.keys = t.keys
-        } else {
-            response.ttl = -1
         }
+        response.header = header()
         return response
+    }
+
+    /// Posts to the leader's peer port until it answers or the request times out (etcd retries
+    /// every 50 ms while waiting for a leader). nil when this member became the leader meanwhile.
+    private func forwardToLeader(path: String, body: [UInt8]) async throws(ServerError) -> (status: Int, body: [UInt8])? {
+        let deadline = ContinuousClock.now + options.requestTimeout
+        while ContinuousClock.now < deadline {
+            let leaderID = leader
+            if leaderID == memberID { return nil }
+            if leaderID != 0, let urls = membership.member(leaderID)?.peerURLs, let poster = peerPoster.withLock({ $0 }) {
+                if let answer = await poster.post(urls: urls, path: path, body: body, timeout: deadline - .now),
+                   answer.status != 400  // "not a primary lessor": leadership is moving
+                {
+                    return answer
+                }
+            }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        throw leader == 0 ? .noLeader : .timeout
+    }
+
+    /// The leader's side of `/leases` and `/leases/internal` (etcd's leasehttp handler).
+    public func answerLeaseRequest(path: String, body: [UInt8]) async -> (status: Int, body: [UInt8]) {
+        // Renewing before applying what was committed could renew a lease already revoked.
+        let committed = driver.status.withLock { $0.committed }
+        let caughtUp = await withTaskGroup(of: Bool.self) { group -> Bool in
+            group.addTask { [applier] in
+                await applier.waitApplied(committed)
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(1))
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        if !caughtUp { return (408, Array("waiting for node to catch up its applied index has timed out".utf8)) }
+        guard lessor.isPrimary else { return (400, Array("not a primary lessor".utf8)) }
+        switch path {
+        case "/leases":
+            guard let request = try? Etcdserverpb_LeaseKeepAliveRequest(serializedBytes: body) else {
+                return (400, Array("error unmarshalling request".utf8))
+            }
+            guard let ttl = try? lessor.renew(id: request.id) else { return (404, Array("lease not found".utf8)) }
+            var response = Etcdserverpb_LeaseKeepAliveResponse()
+            response.id = request.id
+            response.ttl = ttl
+            return (200, response.serializedBytes())
+        case "/leases/internal":
+            guard let request = try? Leasepb_LeaseInternalRequest(serializedBytes: body),
+                  let r = request.leaseTimeToLiveRequest
+            else { return (400, Array("error unmarshalling request".utf8)) }
+            guard let t = lessor.timeToLive(id: r.id, keys: r.keys) else { return (404, Array("lease not found".utf8)) }
+            var inner = Etcdserverpb_LeaseTimeToLiveResponse()
+            inner.header = header()
+            inner.id = r.id
+            inner.ttl = t.remainingTTL
+            inner.grantedTtl = t.grantedTTL
+            inner.keys = t.keys
+            var response = Leasepb_LeaseInternalResponse()
+            response.leaseTimeToLiveResponse = inner
+            return (200, response.serializedBytes())
+        default:
+            return (404, Array("404 page not found".utf8))
+        }
     }
 
     public func leaseLeases() -> Etcdserverpb_LeaseLeasesResponse {
@@ -73,38 +166,6 @@ extension ServerNode {
             }
         }
         leaseExpiry.withLock { $0 = task }
-    }
-
-    // MARK: Apply (apply thread)
-
-    func applyLeaseGrant(_ r: Etcdserverpb_LeaseGrantRequest, in session: ApplySession) throws(ServerError) -> ApplyResult {
-        try session.flush()
-        do {
-            let info = try lessor.grant(id: r.id, ttl: r.ttl)
-            var response = Etcdserverpb_LeaseGrantResponse()
-            response.id = info.id
-            response.ttl = info.ttl
-            return .leaseGrant(response)
-        } catch {
-            throw ServerError(lease: error)
-        }
-    }
-
-    /// Deletes the lease's keys in one revision, then the lease. In that order a crash between the
-    /// two replays cleanly: the keys are gone, so the replayed revoke deletes only the lease.
-    func applyLeaseRevoke(_ r: Etcdserverpb_LeaseRevokeRequest, in session: ApplySession) throws(ServerError) -> ApplyResult {
-        guard let attached = lessor.timeToLive(id: r.id, keys: true) else { throw .leaseNotFound }
-        let revision = try session.write { w throws(ServerError) in
-            for key in attached.keys { _ = try w.deleteRange(key: key, end: []) }
-            return w.hasChanges ? w.revision + 1 : w.revision
-        }
-        try session.flush()
-        do { _ = try lessor.revoke(id: r.id) } catch { throw ServerError(lease: error) }
-        var response = Etcdserverpb_LeaseRevokeResponse()
-        var header = Etcdserverpb_ResponseHeader()
-        header.revision = revision
-        response.header = header
-        return .leaseRevoke(response)
     }
 }
 

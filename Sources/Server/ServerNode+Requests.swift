@@ -4,9 +4,10 @@ import Lease
 /// The KV, Maintenance and Cluster calls, as etcd's `v3_server.go` serves them: reads locally,
 /// writes (and read-write txns) through the pipeline.
 extension ServerNode {
-    /// A single member is its own leader, so a linearizable read needs no ReadIndex round: every
-    /// acknowledged write is already applied when its client hears back.
+    /// A serializable read is answered from the local store; a linearizable one first waits for
+    /// a ReadIndex round and for the applier to reach its index.
     public func range(_ r: Etcdserverpb_RangeRequest) async throws(ServerError) -> Etcdserverpb_RangeResponse {
+        if !r.serializable { try await linearizableBarrier() }
         var response = try storage.withReadView { view throws(ServerError) in try KVApply.range(r, in: view) }
         response.header = fill(response.header)
         return response
@@ -31,6 +32,7 @@ extension ServerNode {
     public func txn(_ r: Etcdserverpb_TxnRequest) async throws(ServerError) -> Etcdserverpb_TxnResponse {
         var response: Etcdserverpb_TxnResponse
         if KVApply.isReadOnly(r) {
+            if !Self.isSerializable(r) { try await linearizableBarrier() }
             response = try storage.withReadView { view throws(ServerError) in
                 try KVApply.txn(r, in: ReadOnlyWriter(base: view, lessor: lessor))
             }
@@ -56,24 +58,28 @@ extension ServerNode {
         response.version = Self.version
         response.dbSize = storage.dbSize
         response.dbSizeInUse = storage.dbSizeInUse
-        response.leader = memberID
-        let p = progress.withLock { $0 }
-        response.raftIndex = p.committedIndex
-        response.raftTerm = p.term
-        response.raftAppliedIndex = p.appliedIndex
+        let raft = driver.status.withLock { $0 }
+        response.leader = raft.leader
+        response.raftIndex = raft.committed
+        response.raftTerm = raft.term
+        response.raftAppliedIndex = applier.appliedIndex
+        response.isLearner = membership.member(memberID)?.isLearner ?? false
         response.errors = alarmMembers().map { "memberID:\($0.memberID) alarm:\($0.alarm == .nospace ? "NOSPACE" : "CORRUPT")" }
         return response
     }
 
     public func memberList() -> Etcdserverpb_MemberListResponse {
-        var me = Etcdserverpb_Member()
-        me.id = memberID
-        me.name = options.name
-        me.peerUrls = options.advertisePeerURLs
-        me.clientUrls = options.advertiseClientURLs
         var response = Etcdserverpb_MemberListResponse()
         response.header = header()
-        response.members = [me]
+        response.members = membership.members.map {
+            var m = Etcdserverpb_Member()
+            m.id = $0.id
+            m.name = $0.name
+            m.peerUrls = $0.peerURLs
+            m.clientUrls = $0.clientURLs
+            m.isLearner = $0.isLearner
+            return m
+        }
         return response
     }
 
@@ -95,25 +101,40 @@ extension ServerNode {
 
     /// A minimal Prometheus text page; etcd's full metric set comes with the observability issue.
     public func metricsText() -> String {
-        let p = progress.withLock { $0 }
+        let raft = driver.status.withLock { $0 }
         return """
         # HELP etcd_server_has_leader Whether or not a leader exists. 1 is existence, 0 is not.
         # TYPE etcd_server_has_leader gauge
-        etcd_server_has_leader 1
+        etcd_server_has_leader \(raft.leader != 0 ? 1 : 0)
         # HELP etcd_server_is_leader Whether or not this member is a leader. 1 if is, 0 otherwise.
         # TYPE etcd_server_is_leader gauge
-        etcd_server_is_leader 1
+        etcd_server_is_leader \(raft.isLeader ? 1 : 0)
+        # HELP etcd_server_leader_changes_seen_total The number of leader changes seen.
+        # TYPE etcd_server_leader_changes_seen_total counter
+        etcd_server_leader_changes_seen_total \(raft.leaderChanges)
         # HELP etcd_server_proposals_committed_total The total number of consensus proposals committed.
         # TYPE etcd_server_proposals_committed_total gauge
-        etcd_server_proposals_committed_total \(p.committedIndex)
+        etcd_server_proposals_committed_total \(raft.committed)
         # HELP etcd_server_proposals_applied_total The total number of consensus proposals applied.
         # TYPE etcd_server_proposals_applied_total gauge
-        etcd_server_proposals_applied_total \(p.appliedIndex)
+        etcd_server_proposals_applied_total \(applier.appliedIndex)
+        # HELP etcd_server_proposals_pending The current number of pending proposals to commit.
+        # TYPE etcd_server_proposals_pending gauge
+        etcd_server_proposals_pending \(registry.count)
         # HELP etcd_mvcc_db_total_size_in_bytes Total size of the underlying database physically allocated in bytes.
         # TYPE etcd_mvcc_db_total_size_in_bytes gauge
         etcd_mvcc_db_total_size_in_bytes \(storage.dbSize)
 
         """
+    }
+
+    /// etcd's isTxnSerializable: every range in the txn (both branches) is serializable.
+    static func isSerializable(_ t: Etcdserverpb_TxnRequest) -> Bool {
+        for op in t.success + t.failure {
+            if case .requestRange(let r) = op.request, !r.serializable { return false }
+            if case .requestTxn(let nested) = op.request, !isSerializable(nested) { return false }
+        }
+        return true
     }
 }
 

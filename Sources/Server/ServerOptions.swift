@@ -18,6 +18,12 @@ public struct ServerOptions: Sendable {
     public var heartbeatMs: Int = 100
     public var electionTimeoutMs: Int = 1000
 
+    /// etcd's request timeout: 5 s plus two election timeouts.
+    public var requestTimeout: Duration { .seconds(5) + .milliseconds(2 * electionTimeoutMs) }
+
+    /// Election timeout in ticks of the heartbeat interval.
+    public var electionTicks: Int { heartbeatMs > 0 ? max(electionTimeoutMs / heartbeatMs, 2) : 10 }
+
     /// etcd's minimum lease TTL: 1.5 election timeouts (counted in whole heartbeats), in seconds,
     /// rounded up, so a lease cannot expire during a leader election.
     public var minLeaseTTL: Int64 {

@@ -16,7 +16,9 @@ final class LeaseApplyTests: XCTestCase {
     private func makeNode() throws -> ServerNode {
         var options = ServerOptions()
         options.dataDir = dir
-        return try ServerNode(options: options, logger: Logger(label: "test"))
+        let node = try ServerNode(options: options, logger: Logger(label: "test"))
+        node.start()
+        return node
     }
 
     private func put(_ node: ServerNode, _ key: String, lease: Int64) async throws -> Int64 {
@@ -40,7 +42,8 @@ final class LeaseApplyTests: XCTestCase {
         var ttl = Etcdserverpb_LeaseTimeToLiveRequest()
         ttl.id = granted.id
         ttl.keys = true
-        XCTAssertEqual(node.leaseTimeToLive(ttl).keys, [Array("a".utf8), Array("b".utf8)])
+        let attached = try await node.leaseTimeToLive(ttl).keys
+        XCTAssertEqual(attached, [Array("a".utf8), Array("b".utf8)])
 
         var revoke = Etcdserverpb_LeaseRevokeRequest()
         revoke.id = granted.id
@@ -51,7 +54,8 @@ final class LeaseApplyTests: XCTestCase {
         range.rangeEnd = Array("c".utf8)
         let left = try await node.range(range)
         XCTAssertTrue(left.kvs.isEmpty)
-        XCTAssertEqual(node.leaseTimeToLive(ttl).ttl, -1)
+        let gone = try await node.leaseTimeToLive(ttl).ttl
+        XCTAssertEqual(gone, -1)
         do {
             _ = try await node.leaseRevoke(revoke)
             XCTFail("revoking twice must fail")
@@ -90,7 +94,7 @@ final class LeaseApplyTests: XCTestCase {
         var ttl = Etcdserverpb_LeaseTimeToLiveRequest()
         ttl.id = 5
         ttl.keys = true
-        let answer = reopened.leaseTimeToLive(ttl)
+        let answer = try await reopened.leaseTimeToLive(ttl)
         XCTAssertEqual(answer.grantedTtl, 60)
         XCTAssertEqual(answer.keys, [Array("kept".utf8)], "restored keys are attached to their lease again")
         XCTAssertGreaterThan(answer.ttl, 55, "a restarted leader refreshes remaining TTLs")

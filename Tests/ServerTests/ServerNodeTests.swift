@@ -23,7 +23,9 @@ final class ServerNodeTests: XCTestCase {
         options.dataDir = dir
         options.advertisePeerURLs = ["http://127.0.0.1:2380"]
         options.initialCluster = [("t", ["http://127.0.0.1:2380"])]
-        return try ServerNode(options: options, logger: Logger(label: "test"))
+        let node = try ServerNode(options: options, logger: Logger(label: "test"))
+        node.start()
+        return node
     }
 
     private func put(_ node: ServerNode, _ key: String, _ value: String, prevKV: Bool = false) async throws
@@ -143,6 +145,7 @@ final class ServerNodeTests: XCTestCase {
 
     func testRestartRecoversKeysRevisionAndRaftIndex() async throws {
         var node: ServerNode? = try makeNode()
+        await node!.waitPublished()
         for i in 0..<20 { _ = try await put(node!, "key\(i)", "value\(i)") }
         let before = node!.status()
         node!.stop()
@@ -150,6 +153,7 @@ final class ServerNodeTests: XCTestCase {
 
         let reopened = try makeNode()
         defer { reopened.stop() }
+        await reopened.waitPublished()
         let all = try await get(reopened, "key", end: "kez")
         XCTAssertEqual(all.kvs.count, 20)
         XCTAssertEqual(all.header?.revision, 21)
@@ -215,6 +219,7 @@ final class WALReleaseTests: XCTestCase {
         options.walSegmentBytes = 16 * 1024
         let value = [UInt8](repeating: 7, count: 1000)
         var node: ServerNode? = try ServerNode(options: options, logger: Logger(label: "test"))
+        node?.start()
         for i in 0..<300 {
             var r = Etcdserverpb_PutRequest()
             r.key = Array("key\(i)".utf8)
@@ -227,6 +232,7 @@ final class WALReleaseTests: XCTestCase {
         XCTAssertLessThan(segments.count, 10, "300 KB of entries in 16 KB segments: most were released")
 
         let reopened = try ServerNode(options: options, logger: Logger(label: "test"))
+        reopened.start()
         defer { reopened.stop() }
         var range = Etcdserverpb_RangeRequest()
         range.key = Array("key".utf8)

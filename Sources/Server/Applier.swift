@@ -1,0 +1,218 @@
+import EtcdProto
+import Foundation
+import Lease
+import Logging
+import MVCC
+import Raft
+import Synchronization
+
+/// Committed entries on their way to the state machine, in log order.
+struct ApplyBatch: Sendable {
+    var entries: [Entry]
+}
+
+/// The only writer of MVCC, the lessor, alarms and membership. Applies committed entries in log
+/// order on its own thread, a run per LMDB transaction that also stores the consistent index of
+/// its last entry; then answers the proposers waiting on this member, wakes applied-index
+/// waiters and notifies watchers.
+///
+/// `@unchecked Sendable`: `queue`, `applied` and the waiter lists guard themselves; the rest is
+/// immutable after init or touched by the apply thread alone.
+final class Applier: @unchecked Sendable {
+    let storage: MemberStorage
+    let lessor: Lessor
+    let watchable: WatchableStore
+    let membership: Membership
+    let alarms: AlarmSet
+    let registry: ProposalRegistry
+    let logger: Logger
+    private let queue = BlockingQueue<ApplyBatch>()
+    private let stopped = BlockingQueue<Bool>()
+    private let applied: Atomic<UInt64>
+    /// Readers waiting for the applied index to reach theirs.
+    private let waiters = Mutex<[(index: UInt64, resume: @Sendable () -> Void)]>([])
+    /// Called on the apply thread after each run with the new applied index.
+    var onApplied: (@Sendable (UInt64) -> Void)?
+    /// A fatal error: the member must stop (etcd panics).
+    let fatal: @Sendable (String) -> Never
+
+    init(storage: MemberStorage, lessor: Lessor, watchable: WatchableStore, membership: Membership, alarms: AlarmSet,
+         registry: ProposalRegistry, logger: Logger, fatal: @escaping @Sendable (String) -> Never) {
+        self.storage = storage
+        self.lessor = lessor
+        self.watchable = watchable
+        self.membership = membership
+        self.alarms = alarms
+        self.registry = registry
+        self.logger = logger
+        self.fatal = fatal
+        applied = Atomic(storage.store.consistentIndex)
+    }
+
+    var appliedIndex: UInt64 { applied.load(ordering: .acquiring) }
+
+    func start() {
+        let thread = Thread { [self] in
+            while let batches = queue.popAll() { apply(batches.flatMap(\.entries)) }
+            stopped.push(true)
+        }
+        thread.name = "etcd-apply"
+        thread.start()
+    }
+
+    /// Queues committed entries; they are applied in the order queued.
+    func enqueue(_ batch: ApplyBatch) { queue.push(batch) }
+
+    /// Applies what is queued, then stops the thread.
+    func stop() {
+        queue.close()
+        _ = stopped.popAll()
+        let rest = waiters.withLock { w in defer { w.removeAll() }; return w }
+        for w in rest { w.resume() }
+    }
+
+    /// Returns once the applied index reaches `index` (or the applier stops).
+    func waitApplied(_ index: UInt64) async {
+        if appliedIndex >= index { return }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now = waiters.withLock { w -> Bool in
+                if applied.load(ordering: .acquiring) >= index { return true }
+                w.append((index, { c.resume() }))
+                return false
+            }
+            if now { c.resume() }
+        }
+    }
+
+    // MARK: Apply thread
+
+    /// Applies a run of entries in one LMDB commit. An entry the state machine cannot take (an
+    /// undecodable request, a failed commit) stops the member: skipping it would diverge.
+    func apply(_ entries: [Entry]) {
+        guard let last = entries.last else { return }
+        let session = storage.beginApply(lessor: lessor)
+        var answers: [(@Sendable (ApplyResult) -> Void, ApplyResult)] = []
+        for entry in entries {
+            switch entry.type {
+            case .confChange: applyConfChange(entry, in: session)
+            case .normal: if let answer = applyNormal(entry, in: session) { answers.append(answer) }
+            }
+        }
+        do {
+            try session.finish()
+        } catch {
+            fatal("apply: cannot commit entries up to \(last.index): \(error)")
+        }
+        for change in session.changes { watchable.notify(change.events, revision: change.revision) }
+        storage.noteBackendSize()
+        applied.store(max(last.index, applied.load(ordering: .relaxed)), ordering: .releasing)
+        for (completion, result) in answers { completion(result) }
+        let index = appliedIndex
+        let due = waiters.withLock { w -> [@Sendable () -> Void] in
+            let ready = w.filter { $0.index <= index }.map(\.resume)
+            w.removeAll { $0.index <= index }
+            return ready
+        }
+        for resume in due { resume() }
+        onApplied?(index)
+    }
+
+    private func applyConfChange(_ entry: Entry, in session: ApplySession) {
+        guard let change = try? Raftpb_ConfChange(serializedBytes: entry.data) else {
+            fatal("apply: undecodable ConfChange at index \(entry.index)")
+        }
+        do {
+            if entry.index > session.appliedThrough, let m = try membership.apply(change, in: session) {
+                let verb = change.type == .confChangeRemoveNode ? "removed" : "added"
+                logger.info("\(verb) member \(Identity.hex(m.id)) \(m.peerURLs) to cluster \(Identity.hex(membership.clusterID))")
+            }
+        } catch {
+            fatal("apply: cannot store the ConfChange at index \(entry.index): \(error)")
+        }
+        session.markApplied(entry.index)
+    }
+
+    /// Applies one normal entry; returns the answer for a proposer waiting on this member.
+    private func applyNormal(_ entry: Entry, in session: ApplySession) -> (@Sendable (ApplyResult) -> Void, ApplyResult)? {
+        defer { session.markApplied(entry.index) }
+        if entry.data.isEmpty { return nil }  // a new leader's empty entry
+        let waiter = registry.take(ProposalRegistry.peekID(entry.data))
+        let request: Etcdserverpb_InternalRaftRequest
+        if let known = waiter?.request {
+            request = known
+        } else {
+            do { request = try Etcdserverpb_InternalRaftRequest(serializedBytes: entry.data) } catch {
+                // etcd members propose v2 requests (publish, cluster version) as a bare `Request`.
+                guard let v2 = try? Etcdserverpb_Request(serializedBytes: entry.data) else {
+                    fatal("apply: undecodable entry at index \(entry.index): \(error)")
+                }
+                applyV2(v2, in: session)
+                return waiter.map { ($0.completion, .none) }
+            }
+        }
+        if let v2 = request.v2 {
+            applyV2(v2, in: session)
+            return waiter.map { ($0.completion, .none) }
+        }
+        // Entries the backend already holds (replayed after a restart) are not applied twice.
+        if entry.index <= session.appliedThrough { return waiter.map { ($0.completion, .none) } }
+        let result = applyV3(request, in: session)
+        return waiter.map { ($0.completion, result) }
+    }
+
+    private func applyV3(_ request: Etcdserverpb_InternalRaftRequest, in session: ApplySession) -> ApplyResult {
+        do throws(ServerError) {
+            if let put = request.put {
+                return .put(try session.write { w throws(ServerError) in try KVApply.put(put, in: w) })
+            }
+            if let delete = request.deleteRange {
+                return .deleteRange(try session.write { w throws(ServerError) in try KVApply.deleteRange(delete, in: w) })
+            }
+            if let txn = request.txn {
+                return .txn(try session.write { w throws(ServerError) in try KVApply.txn(txn, in: w) })
+            }
+            if let compaction = request.compaction {
+                try session.compact(compaction.revision)
+                var response = Etcdserverpb_CompactionResponse()
+                var header = Etcdserverpb_ResponseHeader()
+                header.revision = session.currentRevision
+                response.header = header
+                return .compaction(response)
+            }
+            if let grant = request.leaseGrant { return try applyLeaseGrant(grant, in: session) }
+            if let revoke = request.leaseRevoke { return try applyLeaseRevoke(revoke, in: session) }
+            if let alarm = request.alarm { return try applyAlarm(alarm, in: session) }
+        } catch {
+            if case .internal = error { fatal("apply: \(error)") }
+            return .failure(error)
+        }
+        return .none
+    }
+
+    /// v2 requests carry member attributes and the cluster version (etcd's publish).
+    private func applyV2(_ r: Etcdserverpb_Request, in session: ApplySession) {
+        let path = r.path ?? ""
+        let value = r.val ?? ""
+        let parts = path.split(separator: "/")
+        do throws(ServerError) {
+            if parts.count == 4, parts[0] == "0", parts[1] == "members", parts[3] == "attributes",
+               let id = UInt64(parts[2], radix: 16)
+            {
+                let object = (try? JSONSerialization.jsonObject(with: Data(value.utf8))) as? [String: Any]
+                let name: String = (object?["name"] as? String) ?? ""
+                let urls: [String] = (object?["clientURLs"] as? [String]) ?? []
+                try membership.applyAttributes(id: id, name: name, clientURLs: urls, in: session)
+                logger.info("published {Name:\(name) ClientURLs:[\(urls.joined(separator: " "))]} to cluster \(Identity.hex(membership.clusterID))")
+            } else if path == "/0/version" {
+                let first = membership.clusterVersion == nil
+                try membership.applyClusterVersion(value, in: session)
+                if first {
+                    logger.notice("set the initial cluster version to \(value.split(separator: ".").prefix(2).joined(separator: "."))")
+                    Logger(label: "etcdserver/api").info("enabled capabilities for version \(value.split(separator: ".").prefix(2).joined(separator: "."))")
+                }
+            }
+        } catch {
+            fatal("apply: cannot store v2 request \(path): \(error)")
+        }
+    }
+}

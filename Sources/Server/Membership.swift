@@ -1,0 +1,167 @@
+import EtcdProto
+import Foundation
+import Storage
+import Synchronization
+
+/// One member of the cluster as etcd's `membership.Member` describes it.
+public struct Member: Sendable, Equatable {
+    public var id: UInt64
+    public var name: String
+    public var peerURLs: [String]
+    public var clientURLs: [String]
+    public var isLearner: Bool
+
+    public init(id: UInt64, name: String = "", peerURLs: [String], clientURLs: [String] = [], isLearner: Bool = false) {
+        self.id = id
+        self.name = name
+        self.peerURLs = peerURLs
+        self.clientURLs = clientURLs
+        self.isLearner = isLearner
+    }
+
+    /// Go's `json.Marshal` of etcd's `membership.Member`: the bytes real etcd members put in the
+    /// bootstrap ConfChange entries, so every member's log holds the same entries.
+    public var json: String {
+        var s = "{\"id\":\(id),\"peerURLs\":[\(peerURLs.map(GoJSON.quote).joined(separator: ","))]"
+        if isLearner { s += ",\"isLearner\":true" }
+        if !name.isEmpty { s += ",\"name\":\(GoJSON.quote(name))" }
+        if !clientURLs.isEmpty { s += ",\"clientURLs\":[\(clientURLs.map(GoJSON.quote).joined(separator: ","))]" }
+        return s + "}"
+    }
+
+    /// Parses etcd's member JSON (ConfChange context, `members` bucket values).
+    public init?(json bytes: [UInt8]) {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
+              let id = object["id"] as? NSNumber
+        else { return nil }
+        self.init(id: id.uint64Value, name: object["name"] as? String ?? "",
+                  peerURLs: object["peerURLs"] as? [String] ?? [], clientURLs: object["clientURLs"] as? [String] ?? [],
+                  isLearner: object["isLearner"] as? Bool ?? false)
+    }
+}
+
+/// The owner of the cluster's membership: the `members`, `members_removed` and `cluster` buckets
+/// and their in-memory copy. Written by the applier only (through `ApplySession`), read anywhere.
+final class Membership: Sendable {
+    struct State {
+        var members: [UInt64: Member] = [:]
+        var removed: Set<UInt64> = []
+        var clusterVersion: String?
+    }
+
+    let localID: UInt64
+    let clusterID: UInt64
+    private let state: Mutex<State>
+
+    init(localID: UInt64, clusterID: UInt64, backend: Backend) throws {
+        self.localID = localID
+        self.clusterID = clusterID
+        var s = State()
+        let tx = try backend.read()
+        defer { tx.end() }
+        try tx.forEach(.members) { _, value in
+            if let m = Member(json: Array(value)) { s.members[m.id] = m }
+            return true
+        }
+        try tx.forEach(.membersRemoved) { key, _ in
+            if let id = UInt64(String(decoding: key, as: UTF8.self), radix: 16) { s.removed.insert(id) }
+            return true
+        }
+        if let v = try tx.get(.cluster, Self.clusterVersionKey) { s.clusterVersion = String(decoding: v, as: UTF8.self) }
+        state = Mutex(s)
+    }
+
+    static let clusterVersionKey = Array("clusterVersion".utf8)
+
+    // MARK: Reads
+
+    var members: [Member] { state.withLock { $0.members.values.sorted { $0.id < $1.id } } }
+    func member(_ id: UInt64) -> Member? { state.withLock { $0.members[id] } }
+    func isRemoved(_ id: UInt64) -> Bool { state.withLock { $0.removed.contains(id) } }
+    var clusterVersion: String? { state.withLock { $0.clusterVersion } }
+    var isEmpty: Bool { state.withLock { $0.members.isEmpty } }
+
+    /// GET /members on the peer port: etcd's member JSON array.
+    func json() -> [UInt8] {
+        Array(("[" + members.map(\.json).joined(separator: ",") + "]").utf8)
+    }
+
+    // MARK: Writes (apply thread)
+
+    /// Applies a committed `raftpb.ConfChange` (bootstrap entries and, later, member add/remove).
+    /// Returns the member it concerned, or nil when the change was not valid for this membership.
+    @discardableResult
+    func apply(_ change: Raftpb_ConfChange, in session: ApplySession) throws(ServerError) -> Member? {
+        guard let nodeID = change.nodeID, nodeID != 0 else { return nil }
+        switch change.type ?? .confChangeAddNode {
+        case .confChangeAddNode, .confChangeAddLearnerNode:
+            guard var m = Member(json: change.context ?? []), m.id == nodeID else { return nil }
+            if state.withLock({ $0.removed.contains(nodeID) }) { return nil }
+            m.isLearner = change.type == .confChangeAddLearnerNode
+            if let existing = member(nodeID) {
+                // Re-applying the bootstrap entries after a restart keeps published attributes.
+                if existing.peerURLs == m.peerURLs && !m.isLearner { return existing }
+                m.name = existing.name
+                m.clientURLs = existing.clientURLs
+            }
+            try save(m, in: session)
+            return m
+        case .confChangeRemoveNode:
+            let key = Array(Identity.hex(nodeID).utf8)
+            try session.update { tx in
+                _ = try tx.delete(.members, key)
+                try tx.put(.membersRemoved, key, Array("removed".utf8))
+            }
+            return state.withLock { s in
+                s.removed.insert(nodeID)
+                return s.members.removeValue(forKey: nodeID)
+            }
+        case .confChangeUpdateNode:
+            guard let update = Member(json: change.context ?? []), var m = member(nodeID) else { return nil }
+            m.peerURLs = update.peerURLs
+            try save(m, in: session)
+            return m
+        default:
+            return nil
+        }
+    }
+
+    /// A published `{Name, ClientURLs}` (etcd's v2 PUT of `/0/members/<id>/attributes`).
+    func applyAttributes(id: UInt64, name: String, clientURLs: [String], in session: ApplySession) throws(ServerError) {
+        guard var m = member(id) else { return }
+        m.name = name
+        m.clientURLs = clientURLs
+        try save(m, in: session)
+    }
+
+    func applyClusterVersion(_ version: String, in session: ApplySession) throws(ServerError) {
+        try session.update { tx in try tx.put(.cluster, Self.clusterVersionKey, Array(version.utf8)) }
+        state.withLock { $0.clusterVersion = version }
+    }
+
+    private func save(_ m: Member, in session: ApplySession) throws(ServerError) {
+        try session.update { tx in try tx.put(.members, Array(Identity.hex(m.id).utf8), Array(m.json.utf8)) }
+        state.withLock { $0.members[m.id] = m }
+    }
+}
+
+/// Go's `encoding/json` string quoting (HTML-safe escapes included), so JSON this server writes
+/// into the replicated log is byte-identical to what an etcd member writes.
+enum GoJSON {
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "<", ">", "&", "\u{2028}", "\u{2029}": out += String(format: "\\u%04x", u.value)
+            default:
+                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,318 @@
+import EtcdProto
+import Foundation
+import Logging
+import Raft
+import Synchronization
+
+/// Durable storage of raft's log and hard state (the WAL), written by the driver thread only.
+protocol DurableLog: AnyObject {
+    /// Appends `entries` (replacing any stored tail from their first index) and the hard state;
+    /// durable before returning when `sync`.
+    func save(hardState: HardState?, entries: [Entry], sync: Bool) throws
+    /// Drops the log before `index`, whose effects the backend holds durably.
+    func release(through index: UInt64, term: UInt64) throws
+}
+
+/// Where the driver hands messages for other members (the peer transport).
+protocol MessageSender: AnyObject, Sendable {
+    func send(_ messages: [Message])
+}
+
+/// What the rest of the member may ask of raft: one queue of these, handled in order.
+enum DriverInput: Sendable {
+    case propose([UInt8])
+    case step(Message)
+    case tick
+    /// Starts a ReadIndex round for the reads queued in `LinearizableReads`.
+    case readIndex
+    case unreachable(UInt64)
+    case snapshotStatus(UInt64, failed: Bool)
+    case transferLeader(UInt64)
+    /// Hands leadership to the voter whose log matches the leader's furthest (graceful stop).
+    case transferToBestFollower
+    /// The backend holds everything through this index durably: snapshot the log there.
+    case snapshot(UInt64)
+}
+
+/// The state other threads read about raft: leader, term, indexes.
+struct RaftStatus: Sendable {
+    var leader: UInt64 = 0
+    var term: UInt64 = 0
+    var committed: UInt64 = 0
+    var isLeader = false
+    var voters: [UInt64] = []
+    var leaderChanges = 0
+    /// When the current leader was elected (for "possibly due to previous leader failure").
+    var leaderElected: ContinuousClock.Instant?
+}
+
+/// Owns the `RawNode`, the WAL and the tick clock, on one thread. Each `Ready`: the leader hands
+/// its messages to the transport at once (followers persist in parallel with it, as etcd's leader
+/// does); the WAL appends the entries and hard state with one fdatasync; a follower sends its
+/// messages only after that; committed entries go to the applier; then `advance`. A WAL error
+/// stops the member.
+///
+/// `@unchecked Sendable`: `node`, `raftStorage`, `held` and `round` are touched only by the
+/// driver thread; `inputs` and `status` guard themselves.
+final class RaftDriver: @unchecked Sendable {
+    private let node: RawNode
+    let raftStorage: MemoryStorage
+    private let log: DurableLog
+    private let applier: Applier
+    private let registry: ProposalRegistry
+    let reads: LinearizableReads
+    private let logger: Logger
+    private let tickInterval: Duration
+    private let electionTicks: Int
+    private let requestTimeout: Duration
+    private let fatal: @Sendable (String) -> Never
+    private let inputs = BlockingQueue<DriverInput>()
+    private let stopped = BlockingQueue<Bool>()
+    let status: Mutex<RaftStatus>
+    /// Set once before start: the transport (nil for a single member).
+    var sender: MessageSender?
+    /// Called on the driver thread when this member gains (true) or loses (false) leadership.
+    var onLeadership: (@Sendable (Bool) -> Void)?
+    /// Proposals raft could not take (no leader yet), retried when one appears.
+    private var held: [(data: [UInt8], deadline: ContinuousClock.Instant)] = []
+    private var lastSnapshotWarning = ContinuousClock.now - .seconds(60)
+    /// Entries kept behind a log snapshot for slow followers (etcd's 5000).
+    static let catchUpEntries: UInt64 = 5000
+
+    init(node: RawNode, raftStorage: MemoryStorage, log: DurableLog, applier: Applier, registry: ProposalRegistry,
+         reads: LinearizableReads, options: ServerOptions, logger: Logger, fatal: @escaping @Sendable (String) -> Never) {
+        self.node = node
+        self.raftStorage = raftStorage
+        self.log = log
+        self.applier = applier
+        self.registry = registry
+        self.reads = reads
+        self.logger = logger
+        self.fatal = fatal
+        tickInterval = .milliseconds(max(options.heartbeatMs, 1))
+        electionTicks = options.electionTicks
+        requestTimeout = options.requestTimeout
+        status = Mutex(RaftStatus(term: node.term, committed: node.committed, voters: node.status.confState.voters))
+    }
+
+    func start() {
+        let thread = Thread { [self] in run(); stopped.push(true) }
+        thread.name = "etcd-raft"
+        thread.start()
+        let ticker = Thread { [self] in
+            let micros = useconds_t(tickInterval.components.seconds * 1_000_000 + tickInterval.components.attoseconds / 1_000_000_000_000)
+            while inputs.push(.tick) { usleep(micros) }
+        }
+        ticker.name = "etcd-raft-tick"
+        ticker.start()
+    }
+
+    /// Queues an input; false once the driver is stopping.
+    @discardableResult
+    func submit(_ input: DriverInput) -> Bool { inputs.push(input) }
+
+    /// Stops after the queued inputs are handled (their entries persisted and handed to the
+    /// applier).
+    func stop() {
+        inputs.close()
+        _ = stopped.popAll()
+    }
+
+    // MARK: Driver thread
+
+    private func run() {
+        // etcd's initial election tick advance: a lone voter need not wait out a whole election
+        // timeout before leading.
+        if node.status.confState.voters == [node.id] {
+            for _ in 1..<electionTicks { node.tick() }
+        }
+        processReady()
+        while let batch = inputs.popAll() {
+            var proposals: [[UInt8]] = []
+            for input in batch {
+                switch input {
+                case .propose(let data): proposals.append(data)
+                case .step(let m): step(m)
+                case .tick: tick()
+                case .readIndex: reads.startRound { node.readIndex(context: $0) }
+                case .unreachable(let id): node.reportUnreachable(id)
+                case .snapshotStatus(let id, let failed): node.reportSnapshot(id, status: failed ? .failure : .finish)
+                case .transferLeader(let id): node.transferLeader(to: id)
+                case .transferToBestFollower: transferToBestFollower()
+                case .snapshot(let index): snapshot(at: index)
+                }
+            }
+            if !proposals.isEmpty { propose(proposals) }
+            processReady()
+        }
+    }
+
+    private func transferToBestFollower() {
+        let status = node.status
+        guard status.softState.raftState == .leader else { return }
+        let best = status.progress.filter { $0.key != node.id && !$0.value.isLearner }.max { $0.value.match < $1.value.match }
+        if let best { node.transferLeader(to: best.key) }
+    }
+
+    private func step(_ m: Message) {
+        do { try node.step(m) } catch {
+            logger.debug("dropped \(m.type) from \(Identity.hex(m.from)): \(error)")
+        }
+    }
+
+    private func tick() {
+        node.tick()
+        let now = ContinuousClock.now
+        if !held.isEmpty { held.removeAll { $0.deadline <= now } }
+        let elected = status.withLock { $0.leaderElected }
+        registry.expire(now: now) { waiter in
+            Self.timeoutError(started: waiter.deadline - requestTimeout, leaderElected: elected,
+                                     electionTimeout: tickInterval * (2 * electionTicks))
+        }
+        reads.tick(now: now) { node.readIndex(context: $0) }
+    }
+
+    /// etcd's parseProposeCtxErr: a timeout that began shortly before a new leader was elected is
+    /// blamed on the previous leader's failure.
+    static func timeoutError(started: ContinuousClock.Instant, leaderElected: ContinuousClock.Instant?,
+                             electionTimeout: Duration) -> ServerError {
+        if let elected = leaderElected, started > elected - electionTimeout, started < elected {
+            return .timeoutDueToLeaderFail
+        }
+        return .timeout
+    }
+
+    private func propose(_ proposals: [[UInt8]]) {
+        do {
+            try node.propose(batch: proposals)
+        } catch {
+            // No leader known (an election is under way): keep them until one appears.
+            let deadline = ContinuousClock.now + requestTimeout
+            held.append(contentsOf: proposals.map { ($0, deadline) })
+        }
+    }
+
+    private func processReady() {
+        while node.hasReady() {
+            let rd = node.ready()
+            if let ss = rd.softState { leadershipChanged(ss) }
+            // A leader whose term and vote are durable sends its appends while it writes its own
+            // log; everyone else sends only after the fsync.
+            let early = rd.canSendBeforePersisting
+            let messages = outgoing(rd.messages)
+            if early, !messages.isEmpty { sender?.send(messages) }
+            do {
+                try log.save(hardState: rd.hardState, entries: rd.entries, sync: rd.mustSync)
+            } catch {
+                fatal("failed to write the WAL: \(error)")
+            }
+            if let snap = rd.snapshot { try? raftStorage.applySnapshot(snap) }
+            raftStorage.append(rd.entries)
+            if let hs = rd.hardState { raftStorage.setHardState(hs) }
+            if !early, !messages.isEmpty { sender?.send(messages) }
+            if !rd.readStates.isEmpty { reads.resolve(rd.readStates, applier: applier) }
+            if !rd.committedEntries.isEmpty {
+                for e in rd.committedEntries where e.type == .confChange { applyConfChange(e) }
+                applier.enqueue(ApplyBatch(entries: rd.committedEntries))
+            }
+            let committed = node.committed
+            let term = node.term
+            status.withLock {
+                $0.committed = committed
+                $0.term = term
+            }
+            node.advance(rd)
+        }
+    }
+
+    /// Messages for peers. Sending a snapshot (the backend streamed after the message) is not
+    /// built yet: raft hears that it failed and keeps the follower in probe until it can retry.
+    private func outgoing(_ messages: [Message]) -> [Message] {
+        guard messages.contains(where: { $0.type == .snap }) else { return messages }
+        var rest: [Message] = []
+        for m in messages {
+            if m.type == .snap {
+                if ContinuousClock.now - lastSnapshotWarning > .seconds(10) {
+                    lastSnapshotWarning = .now
+                    logger.warning("cannot send a snapshot to \(Identity.hex(m.to)) yet (not supported); the follower stays behind")
+                }
+                inputs.push(.snapshotStatus(m.to, failed: true))
+            } else {
+                rest.append(m)
+            }
+        }
+        return rest
+    }
+
+    /// Membership changes take effect in raft as they are handed to the applier, which records
+    /// them in the `members` bucket.
+    private func applyConfChange(_ e: Entry) {
+        guard let cc = try? Raftpb_ConfChange(serializedBytes: e.data), let id = cc.nodeID else {
+            fatal("undecodable ConfChange at index \(e.index)")
+        }
+        let type: ConfChangeType = switch cc.type ?? .confChangeAddNode {
+        case .confChangeRemoveNode: .removeNode
+        case .confChangeUpdateNode: .updateNode
+        case .confChangeAddLearnerNode: .addLearnerNode
+        default: .addNode
+        }
+        let cs = node.applyConfChange(ConfChange(id: cc.id ?? 0, type: type, nodeID: id, context: cc.context ?? []))
+        status.withLock { $0.voters = cs.voters }
+    }
+
+    private func leadershipChanged(_ ss: SoftState) {
+        let (previous, wasLeader) = status.withLock { s -> (UInt64, Bool) in
+            let before = (s.leader, s.isLeader)
+            s.leader = ss.lead
+            s.isLeader = ss.raftState == .leader
+            if ss.lead != 0 && ss.lead != before.0 {
+                s.leaderChanges += 1
+                s.leaderElected = .now
+            }
+            return before
+        }
+        let me = node.id
+        if ss.lead != previous {
+            if ss.lead == 0 {
+                logger.info("raft.node: \(Identity.hex(me)) lost leader \(Identity.hex(previous)) at term \(node.term)")
+            } else if previous == 0 {
+                logger.info("raft.node: \(Identity.hex(me)) elected leader \(Identity.hex(ss.lead)) at term \(node.term)")
+            } else {
+                logger.info("raft.node: \(Identity.hex(me)) changed leader from \(Identity.hex(previous)) to \(Identity.hex(ss.lead)) at term \(node.term)")
+            }
+            if previous != 0 {
+                // Proposals forwarded to the old leader may be lost with it: answer now rather
+                // than at the request timeout, as etcd's clients expect.
+                registry.failAll(.leaderChanged)
+                reads.failRound(.leaderChanged)
+            }
+            if ss.lead != 0, !held.isEmpty {
+                let retry = held.map(\.data)
+                held.removeAll()
+                propose(retry)
+            }
+        }
+        let leading = ss.raftState == .leader
+        if leading != wasLeader { onLeadership?(leading) }
+    }
+
+    /// Snapshots the log at `index` (the backend is synced through it): a WAL snapshot record,
+    /// older WAL segments released, and the in-memory log compacted keeping catch-up entries.
+    private func snapshot(at index: UInt64) {
+        guard let term = try? raftStorage.term(index) else { return }
+        do {
+            try log.release(through: index, term: term)
+        } catch {
+            fatal("failed to save a snapshot at \(index): \(error)")
+        }
+        let cs = node.status.confState
+        _ = try? raftStorage.createSnapshot(index, confState: cs, data: [])
+        if index > Self.catchUpEntries {
+            let compactIndex = index - Self.catchUpEntries
+            if let first = try? raftStorage.firstIndex(), compactIndex > first {
+                try? raftStorage.compact(compactIndex)
+                logger.info("compacted Raft logs at index \(compactIndex)")
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import Logging
+import NIOCore
+import Raft
+import Transport
+
+/// The member among others: the peer transport on `--listen-peer-urls`, snapshots from the
+/// leader, and handing leadership over before stopping.
+extension ServerNode {
+    /// Listens on the peer URLs, connects to every other member, then starts raft and the
+    /// applier. A single-member cluster may call `start()` instead.
+    public func start(group: any EventLoopGroup, listenPeerURLs: [String]) async throws {
+        let bridge = PeerBridge(node: self)
+        let transport = PeerTransport(
+            localID: memberID, clusterID: clusterID, localPeerURLs: options.advertisePeerURLs,
+            clusterVersion: membership.clusterVersion, snapDir: options.dataDir + "/member/snap", handler: bridge,
+            group: group, logger: Logger(label: "rafthttp"))
+        bridge.attach(transport)
+        try await transport.listen(urls: listenPeerURLs)
+        let known = membership.isEmpty ? initialMembers : membership.members
+        for m in known where m.id != memberID { transport.addPeer(id: m.id, urls: m.peerURLs) }
+        peerTransport.withLock { $0 = transport }
+        start(sender: bridge, poster: bridge)
+    }
+
+    /// Stops serving: a leader first hands leadership to a caught-up follower (etcd's
+    /// TransferLeadership on stop), then the transport and the member stop.
+    public func shutdown() async {
+        if isLeader, driver.status.withLock({ $0.voters.count }) > 1 {
+            let before = driver.status.withLock { $0.term }
+            driver.submit(.transferToBestFollower)
+            let deadline = ContinuousClock.now + .milliseconds(2 * options.electionTimeoutMs)
+            while ContinuousClock.now < deadline {
+                let (lead, term) = driver.status.withLock { ($0.leader, $0.term) }
+                if lead != memberID && lead != 0 && term > before { break }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            let lead = leader
+            if lead != memberID && lead != 0 {
+                logger.info("leadership transferred to \(Identity.hex(lead)) before stopping")
+            } else {
+                logger.warning("leadership transfer failed before stopping")
+            }
+        }
+        let transport = peerTransport.withLock { $0 }
+        stop()
+        await transport?.stop()
+    }
+
+    /// A snapshot from the leader arrived with its backend at `dbPath`. Installing a received
+    /// backend is not built yet: the snapshot is refused (the leader retries), and the file goes.
+    func receivedSnapshot(_ message: Message, dbPath: String) {
+        logger.warning("received a snapshot at index \(message.snapshot?.metadata.index ?? 0) from \(Identity.hex(message.from)); installing snapshots is not supported yet")
+        try? FileManager.default.removeItem(atPath: dbPath)
+    }
+}
