@@ -78,6 +78,11 @@ public final class Lessor: Sendable {
         self.now = now
         self.base = now()
         self.retryNanos = expiredRetryInterval.clampedNanoseconds
+        state = Mutex(State(leases: try Lessor.loadLeases(backend, minTTL: minTTL)))
+    }
+
+    /// Every lease of the `lease` bucket, not counting down, with no keys.
+    static func loadLeases(_ backend: Backend, minTTL: Int64) throws(LeaseError) -> [Int64: LeaseEntry] {
         var leases: [Int64: LeaseEntry] = [:]
         do {
             let tx = try backend.read()
@@ -94,7 +99,31 @@ public final class Lessor: Sendable {
         } catch {
             throw LeaseError(storage: error)
         }
-        state = Mutex(State(leases: leases))
+        return leases
+    }
+
+    /// Rebuilds the leases from the `lease` bucket after the backend's data was replaced (a raft
+    /// snapshot installed with `Backend.replaceContents` / `KVStore.replaceContents`), as etcd's
+    /// lessor Recover does: every old lease, key attachment, expiry and checkpoint schedule is
+    /// dropped, and the leases of the new data are loaded as `init` loads them.
+    ///
+    /// The lessor is left as a demoted one has it: not primary, no lease counting down. If this
+    /// member leads (raft normally sends snapshots to followers only), call `promote(extend:)`
+    /// again to start the countdowns. Keys are not attached: re-attach those the store returns
+    /// (`KVStore.replaceContents` / `reload()`, or `restoredLeases`) with `attach(id:key:)`.
+    /// The checkpoint settings (`enableCheckpoints`) stay.
+    ///
+    /// Apply side: call from the apply thread, after the backend holds the new data. On a
+    /// decoding or storage failure nothing changes.
+    public func reload() throws(LeaseError) {
+        let leases = try Lessor.loadLeases(backend, minTTL: minTTL)
+        state.withLock { s in
+            s.leases = leases
+            s.primary = false
+            s.queue.removeAll()
+            s.checkpoints.removeAll()
+            s.pendingClears.removeAll()
+        }
     }
 
     /// Nanoseconds since `base` on the injected clock.

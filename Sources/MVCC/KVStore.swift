@@ -7,8 +7,8 @@ import Storage
 /// the writer never waits for readers; the in-memory index is shared under a writer-preferring reader-writer lock held
 /// only for index lookups and updates, never across disk reads.
 ///
-/// `@unchecked Sendable`: `index` is a `Guarded` (its own lock), `backend` is Sendable and the
-/// other stored properties are immutable.
+/// `@unchecked Sendable`: `index` and `leaseList` are `Guarded` (their own locks), `backend` is
+/// Sendable and the other stored properties are immutable.
 public final class KVStore: @unchecked Sendable {
     public struct Options: Sendable {
         /// Keys compacted (and revisions deleted) per step, bounding lock hold and LMDB
@@ -21,21 +21,29 @@ public final class KVStore: @unchecked Sendable {
     public let backend: Backend
     let options: Options
     let index: Guarded<IndexState>
-    /// Lease of every live key that had one when the store was opened, for the lessor to
-    /// re-attach.
-    public let restoredLeases: [(key: [UInt8], lease: Int64)]
+    let leaseList: Guarded<[(key: [UInt8], lease: Int64)]>
+
+    /// Lease of every live key that had one when the store was opened or last reloaded, for the
+    /// lessor to re-attach.
+    public var restoredLeases: [(key: [UInt8], lease: Int64)] { leaseList.read { $0 } }
 
     /// Opens the store, rebuilding the index, the current and compacted revisions and the
     /// consistent index from `backend`, and finishing a compaction a crash interrupted.
     public init(backend: Backend, options: Options = Options()) throws(MVCCError) {
         self.backend = backend
         self.options = options
-        let (state, leases, scheduled) = try KVStore.load(backend)
-        self.index = Guarded(state)
-        self.restoredLeases = leases
-        if scheduled > 0 && scheduled > state.compactRev && scheduled <= state.currentRev {
-            try compact(scheduled)
+        let tx = try storage { try backend.read() }
+        let loaded: Loaded
+        do {
+            loaded = try KVStore.load(tx)
+            tx.end()
+        } catch {
+            tx.end()
+            throw error
         }
+        self.index = Guarded(loaded.state)
+        self.leaseList = Guarded(loaded.leases)
+        try finishCompaction(loaded.scheduled)
     }
 
     /// Revision of the last committed change (1 for a fresh store).
@@ -47,11 +55,14 @@ public final class KVStore: @unchecked Sendable {
 
     /// Opens a read view at the current revision.
     public func read() throws(MVCCError) -> ReadView {
-        let (rev, compacted) = index.read { ($0.currentRev, $0.compactRev) }
-        // Any snapshot begun now holds at least everything up to `rev`: the writer commits to
-        // LMDB before it publishes a new current revision.
-        let tx = try storage { try backend.read() }
-        return ReadView(store: self, tx: tx, rev: rev, compactRev: compacted)
+        // The snapshot begins under the index lock, so it holds the data of the index generation
+        // read with it (`replaceContents` commits new data and swaps the index under the write
+        // lock). It holds at least everything up to `rev`: the writer commits to LMDB before it
+        // publishes a new current revision.
+        let (rev, compacted, generation, tx) = try index.read { (st) throws(MVCCError) in
+            (st.currentRev, st.compactRev, st.generation, try storage { try backend.read() })
+        }
+        return ReadView(store: self, tx: tx, rev: rev, compactRev: compacted, generation: generation)
     }
 
     /// Begins the write transaction. LMDB's write lock is owned by a thread: call `end()` on the
@@ -75,14 +86,29 @@ public final class KVStore: @unchecked Sendable {
         }
     }
 
-    private static func load(_ backend: Backend) throws(MVCCError)
-        -> (IndexState, [(key: [UInt8], lease: Int64)], Int64) {
+    /// What `load` rebuilds from the backend.
+    struct Loaded {
+        var state: IndexState
+        var leases: [(key: [UInt8], lease: Int64)]
+        /// The scheduled compaction revision (0: none).
+        var scheduled: Int64
+    }
+
+    /// Finishes a compaction that was scheduled but not finished (a crash, or a copy taken
+    /// midway).
+    func finishCompaction(_ scheduled: Int64) throws(MVCCError) {
+        let (compacted, current) = index.read { ($0.compactRev, $0.currentRev) }
+        if scheduled > 0 && scheduled > compacted && scheduled <= current {
+            try compact(scheduled)
+        }
+    }
+
+    /// Rebuilds the index, revisions and consistent index from the backend's data as `tx` sees it.
+    static func load(_ tx: some BucketReading) throws(MVCCError) -> Loaded {
         var st = IndexState()
         var scheduled: Int64 = 0
         var leases: [[UInt8]: Int64] = [:]
         try storage {
-            let tx = try backend.read()
-            defer { tx.end() }
             if let b = try tx.get(.meta, MetaKey.finishedCompact) {
                 st.compactRev = b.withUnsafeBytes { Revision(keyBytes: $0)?.main } ?? -1
             }
@@ -109,6 +135,6 @@ public final class KVStore: @unchecked Sendable {
         }
         st.currentRev = max(st.currentRev, st.compactRev, 1)
         st.lastWriteRev = st.currentRev
-        return (st, leases.map { (key: $0.key, lease: $0.value) }, scheduled)
+        return Loaded(state: st, leases: leases.map { (key: $0.key, lease: $0.value) }, scheduled: scheduled)
     }
 }

@@ -3,17 +3,19 @@ import Storage
 extension KVStore {
     /// etcd's rangeKeys: the keys in `[key, end)` as of `options.rev`, read through `reader`
     /// (a read snapshot or the write transaction itself). `curRev` is the newest revision the
-    /// reader may see.
+    /// reader may see; `generation` is the index generation of a read view (nil: the current one,
+    /// as for the writer).
     func rangeKeys(_ reader: some BucketReading, _ key: [UInt8], _ end: [UInt8], curRev: Int64,
-                   _ options: RangeOptions) throws(MVCCError) -> RangeResult {
+                   _ options: RangeOptions, generation: IndexGeneration? = nil) throws(MVCCError) -> RangeResult {
         var rev = options.rev
         if rev > curRev { throw .futureRev }
         if rev <= 0 { rev = curRev }
         let atRev = rev
         let revs: [Revision] = try index.read { (st) throws(MVCCError) -> [Revision] in
-            if atRev < st.compactRev { throw .compacted }
+            let (tree, compactRev) = st.view(generation)
+            if atRev < compactRev { throw .compacted }
             var out: [Revision] = []
-            st.visit(key, end, atRev: atRev) { _, r in
+            tree.visit(key, end, atRev: atRev) { _, r in
                 out.append(r)
                 return true
             }
@@ -59,12 +61,16 @@ public final class ReadView {
     public let rev: Int64
     /// The compaction revision when the view was opened (etcd's FirstRev).
     public let compactRev: Int64
+    /// The index generation the view was opened in; after a `KVStore.reload` it still reads the
+    /// index of the data its snapshot holds.
+    let generation: IndexGeneration
 
-    init(store: KVStore, tx: ReadTx, rev: Int64, compactRev: Int64) {
+    init(store: KVStore, tx: ReadTx, rev: Int64, compactRev: Int64, generation: IndexGeneration) {
         self.store = store
         self.tx = tx
         self.rev = rev
         self.compactRev = compactRev
+        self.generation = generation
     }
 
     /// Keys in `[key, end)` (`end` empty: just `key`; `end` == [0]: every key >= `key`).
@@ -72,7 +78,7 @@ public final class ReadView {
     /// compaction revision.
     public func range(_ key: [UInt8], _ end: [UInt8] = [], options: RangeOptions = RangeOptions())
         throws(MVCCError) -> RangeResult {
-        try store.rangeKeys(tx, key, end, curRev: rev, options)
+        try store.rangeKeys(tx, key, end, curRev: rev, options, generation: generation)
     }
 
     /// Every change with main revision in `[from, to]` (to clamped to `rev`), oldest first, as
@@ -81,7 +87,7 @@ public final class ReadView {
     /// `limit` events when `limit` > 0, at a main revision boundary so a transaction is never
     /// split. Throws `.compacted` when `from` is below the compaction revision.
     public func changes(from: Int64, to: Int64 = .max, limit: Int = 0) throws(MVCCError) -> [Event] {
-        let compacted = store.index.read { $0.compactRev }
+        let compacted = store.index.read { $0.view(generation).compactRev }
         if from < compacted { throw .compacted }
         let upper = min(to, rev)
         guard from <= upper else { return [] }

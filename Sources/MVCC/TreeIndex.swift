@@ -11,23 +11,55 @@ struct IndexState {
     /// Revision of the last compaction (-1 before any).
     var compactRev: Int64 = -1
     var consistentIndex: UInt64 = 0
+    /// Identifies the data this state was loaded from. `KVStore.reload` retires it (handing it
+    /// the tree, for read views still on the old data) and starts a new one.
+    var generation = IndexGeneration()
 
     /// Calls `body` with each key in `[key, end)` that exists at `atRev`, with its revision there.
     /// `end` empty: only `key`; `end` == [0]: every key >= `key`.
     func visit(_ key: [UInt8], _ end: [UInt8], atRev: Int64,
                _ body: (KeyIndex, Revision) throws -> Bool) rethrows {
+        try tree.visit(key, end, atRev: atRev, body)
+    }
+
+    /// The tree and compaction revision that a read view of `generation` reads: this state's
+    /// own while `generation` is current, else what `generation` kept when it was retired.
+    func view(_ generation: IndexGeneration?) -> (tree: KeyTree, compactRev: Int64) {
+        guard let g = generation, g !== self.generation else { return (tree, compactRev) }
+        guard let retired = g.retired else { preconditionFailure("a non-current index generation was never retired") }
+        return retired
+    }
+}
+
+/// One load of the index from the backend (`KVStore.init` or `reload`). A read view remembers
+/// the generation it was opened in; when `reload` swaps in new data, the old generation keeps
+/// the old tree (no longer changed by anyone) so views still reading the old LMDB snapshot keep
+/// answering from the index that matches it. The tree is freed with the last such view.
+///
+/// `@unchecked Sendable`: `retired` is written once, under the store's index write lock, and read
+/// under its read lock.
+final class IndexGeneration: @unchecked Sendable {
+    var retired: (tree: KeyTree, compactRev: Int64)?
+}
+
+extension KeyTree {
+    /// `IndexState.visit` on this tree.
+    func visit(_ key: [UInt8], _ end: [UInt8], atRev: Int64,
+               _ body: (KeyIndex, Revision) throws -> Bool) rethrows {
         if end.isEmpty {
-            if let ki = tree.get(key), let r = ki.get(atRev: atRev) { _ = try body(ki, r.modified) }
+            if let ki = get(key), let r = ki.get(atRev: atRev) { _ = try body(ki, r.modified) }
             return
         }
         let unbounded = end == [0]
-        try tree.ascend(from: key) { ki in
+        try ascend(from: key) { ki in
             if !unbounded && compareKeys(ki.key, end) >= 0 { return false }
             guard let r = ki.get(atRev: atRev) else { return true }
             return try body(ki, r.modified)
         }
     }
+}
 
+extension IndexState {
     /// Records a put (the writer only).
     mutating func put(_ key: [UInt8], _ rev: Revision) {
         tree.getOrInsert(key) { KeyIndex(key: key) }.put(rev)

@@ -44,7 +44,7 @@ public final class Backend: @unchecked Sendable {
     public let path: String
     let env: OpaquePointer
     let dbis: [MDB_dbi]
-    private let pageSize: Int
+    let pageSize: Int
 
     /// Opens or creates the environment at `path` (a file; its directory must exist) and every
     /// bucket.

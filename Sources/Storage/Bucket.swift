@@ -28,12 +28,16 @@ public enum StorageError: Error, Equatable, CustomStringConvertible {
     case lmdb(operation: String, code: Int32, message: String)
     /// A file-system call failed.
     case io(operation: String, path: String, errno: Int32)
+    /// The file at `path` is not a backend copy that `Backend.replaceContents(withCopyAt:)` can
+    /// install (not an LMDB environment, truncated, or missing a bucket): `reason` says which.
+    case invalidCopy(path: String, reason: String)
 
     public var description: String {
         switch self {
         case .mapFull: "storage: database space exceeded (LMDB map full)"
         case let .lmdb(op, code, msg): "storage: \(op) failed: \(msg) (\(code))"
         case let .io(op, path, e): "storage: \(op) \(path) failed: \(errnoString(e)) (errno \(e))"
+        case let .invalidCopy(path, reason): "storage: \(path) is not a valid backend copy: \(reason)"
         }
     }
 }

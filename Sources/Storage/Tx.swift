@@ -72,7 +72,7 @@ public final class BatchTx: BucketReading {
 
     deinit { abort() }
 
-    private var live: OpaquePointer {
+    var live: OpaquePointer {
         guard let t = txn else { preconditionFailure("BatchTx used after commit or abort") }
         return t
     }

@@ -135,16 +135,20 @@ public final class WAL {
         var entries: [WALEntry] = []
         var lastIndex: UInt64 = 0
         var matched = false
+        // The index the entries follow: the snapshot asked for, or a later one received from a
+        // leader (a snapshot record beyond the entries read so far replaces them).
+        var base = snapshot
+        var installed: WALSnapshot?
         var end = SegmentEnd(offset: 0, torn: false)
         for (k, seg) in live.enumerated() {
             let bytes = try walReadFile(seg.path)
             end = try readSegment(bytes, file: seg.path, isLast: k == live.count - 1, crc: &crc) { record in
                 switch record {
                 case let .entry(e):
-                    if e.index > snapshot.index {
-                        let up = Int(e.index - snapshot.index - 1)
+                    if e.index > base.index {
+                        let up = Int(e.index - base.index - 1)
                         guard up <= entries.count else {
-                            throw WALError.entryGap(expected: snapshot.index + UInt64(entries.count) + 1, got: e.index)
+                            throw WALError.entryGap(expected: base.index + UInt64(entries.count) + 1, got: e.index)
                         }
                         entries.removeSubrange(up...)
                         entries.append(e)
@@ -158,6 +162,10 @@ public final class WAL {
                             throw WALError.snapshotNotFound(index: snapshot.index, term: snapshot.term)
                         }
                         matched = true
+                    } else if matched, s.index > base.index + UInt64(entries.count) {
+                        base = s
+                        installed = s
+                        entries.removeAll()
                     }
                 }
             }
@@ -180,7 +188,7 @@ public final class WAL {
         }
         let wal = WAL(dir: dir, options: options, lockFD: lockFD, segments: live, fd: fd, offset: end.offset,
                       crc: crc, metadata: metadata, hardState: hardState, lastIndex: lastIndex)
-        return (wal, WALContents(metadata: metadata, hardState: hardState, entries: entries))
+        return (wal, WALContents(metadata: metadata, hardState: hardState, entries: entries, installedSnapshot: installed))
     }
 
     /// Buffers `records` (see the type's note on group commit); cuts a new segment when the

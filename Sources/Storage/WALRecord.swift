@@ -56,6 +56,9 @@ public struct WALContents: Sendable, Equatable {
     /// Entries after the snapshot index, in order; a later record for an index replaces it and
     /// everything after it (a new leader overwrote the tail).
     public var entries: [WALEntry]
+    /// A snapshot record later than the one the log was opened at, that the entries follow (a
+    /// snapshot received from a leader); nil when the entries follow the requested one.
+    public var installedSnapshot: WALSnapshot? = nil
 }
 
 /// Errors from the WAL.
