@@ -6,9 +6,14 @@ import MVCC
 import Raft
 import Synchronization
 
-/// Committed entries on their way to the state machine, in log order.
-struct ApplyBatch: Sendable {
-    var entries: [Entry]
+/// Work for the apply thread, in log order.
+enum ApplyBatch: Sendable {
+    /// Committed entries.
+    case entries([Entry])
+    /// A snapshot received from the leader: its backend replaces this member's.
+    case snapshot(SnapshotMetadata)
+    /// Work that needs the state machine quiet (a consistent copy of the backend).
+    case work(@Sendable () -> Void)
 }
 
 /// The only writer of MVCC, the lessor, alarms and membership. Applies committed entries in log
@@ -51,9 +56,32 @@ final class Applier: @unchecked Sendable {
 
     var appliedIndex: UInt64 { applied.load(ordering: .acquiring) }
 
+    /// Sets the applied index after a snapshot replaced the state machine, and wakes readers.
+    func markApplied(_ index: UInt64) {
+        applied.store(index, ordering: .releasing)
+        wakeWaiters()
+        onApplied?(index)
+    }
+
     func start() {
         let thread = Thread { [self] in
-            while let batches = queue.popAll() { apply(batches.flatMap(\.entries)) }
+            while let batches = queue.popAll() {
+                var run: [Entry] = []
+                for batch in batches {
+                    switch batch {
+                    case .entries(let entries): run += entries
+                    case .snapshot(let meta):
+                        apply(run)
+                        run = []
+                        installSnapshot(meta)
+                    case .work(let body):
+                        apply(run)
+                        run = []
+                        body()
+                    }
+                }
+                apply(run)
+            }
             stopped.push(true)
         }
         thread.name = "etcd-apply"
@@ -107,6 +135,11 @@ final class Applier: @unchecked Sendable {
         storage.noteBackendSize()
         applied.store(max(last.index, applied.load(ordering: .relaxed)), ordering: .releasing)
         for (completion, result) in answers { completion(result) }
+        wakeWaiters()
+        onApplied?(appliedIndex)
+    }
+
+    private func wakeWaiters() {
         let index = appliedIndex
         let due = waiters.withLock { w -> [@Sendable () -> Void] in
             let ready = w.filter { $0.index <= index }.map(\.resume)
@@ -114,7 +147,6 @@ final class Applier: @unchecked Sendable {
             return ready
         }
         for resume in due { resume() }
-        onApplied?(index)
     }
 
     private func applyConfChange(_ entry: Entry, in session: ApplySession) {

@@ -17,6 +17,8 @@ final class MemberStorage: DurableLog, @unchecked Sendable {
     let backend: Backend
     let store: KVStore
     private let walDir: String
+    /// `<data-dir>/member/snap`: the backend, and snapshots received from the leader.
+    let snapDir: String
     private let walOptions: WAL.Options
     private var wal: WAL?
     private let logger: Logger
@@ -25,16 +27,21 @@ final class MemberStorage: DurableLog, @unchecked Sendable {
 
     /// What the WAL held at start-up.
     struct Recovered {
-        /// The last snapshot record the backend noted (0, 0 when none).
+        /// The snapshot the entries follow: the one the backend noted, or a later one received
+        /// from the leader (0, 0 when none).
         var snapshot: WALSnapshot
         var hardState: HardState
         var entries: [Entry]
+        /// The member and cluster ids the WAL was created with (etcd's `Metadata`).
+        var memberID: UInt64
+        var clusterID: UInt64
     }
 
     init(options: ServerOptions, logger: Logger) throws {
         self.logger = logger
         let memberDir = options.dataDir + "/member"
         walDir = memberDir + "/wal"
+        snapDir = memberDir + "/snap"
         walOptions = WAL.Options(segmentSize: options.walSegmentBytes)
         try makeDirectories(memberDir + "/snap")
         let quota = options.quotaBackendBytes > 0 ? options.quotaBackendBytes : Backend.defaultQuotaBytes
@@ -55,9 +62,10 @@ final class MemberStorage: DurableLog, @unchecked Sendable {
         let (wal, contents) = try WAL.open(dir: walDir, snapshot: mark, options: walOptions)
         self.wal = wal
         let hs = contents.hardState.map { HardState(term: $0.term, vote: $0.vote, commit: $0.commit) } ?? HardState()
-        return Recovered(snapshot: mark, hardState: hs, entries: contents.entries.map {
+        let metadata = try Etcdserverpb_Metadata(serializedBytes: contents.metadata)
+        return Recovered(snapshot: contents.installedSnapshot ?? mark, hardState: hs, entries: contents.entries.map {
             Entry(term: $0.term, index: $0.index, type: $0.type == 1 ? .confChange : .normal, data: $0.data)
-        })
+        }, memberID: metadata.nodeID ?? 0, clusterID: metadata.clusterID ?? 0)
     }
 
     /// Creates the WAL of a new member, with etcd's metadata (node and cluster ids).
@@ -92,6 +100,20 @@ final class MemberStorage: DurableLog, @unchecked Sendable {
         try backend.sync()
         try wal!.releaseTo(index: index)
         logger.info("saved snapshot at index \(index); released WAL segments before it")
+    }
+
+    /// Records a snapshot received from the leader ahead of the entries that follow it (driver
+    /// thread, before those entries are saved).
+    func saveSnapshot(index: UInt64, term: UInt64) throws {
+        try wal!.append(.snapshot(WALSnapshot(index: index, term: term)))
+        try wal!.sync()
+    }
+
+    /// Notes in the backend that its contents are those of the snapshot at `index` (applier,
+    /// after installing it), so a restart opens the WAL there.
+    func noteSnapshot(index: UInt64, term: UInt64) throws {
+        try backend.update { tx in try tx.put(.meta, Self.walSnapshotKey, Self.encode(WALSnapshot(index: index, term: term))) }
+        try backend.sync()
     }
 
     /// Our own `meta` key (etcd keeps this in its snap files): the WAL snapshot record to open at.

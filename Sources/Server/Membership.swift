@@ -56,6 +56,16 @@ final class Membership: Sendable {
     init(localID: UInt64, clusterID: UInt64, backend: Backend) throws {
         self.localID = localID
         self.clusterID = clusterID
+        state = Mutex(try Self.load(backend))
+    }
+
+    /// Reads the membership again after the backend was replaced by a snapshot.
+    func reload(_ backend: Backend) throws {
+        let loaded = try Self.load(backend)
+        state.withLock { $0 = loaded }
+    }
+
+    private static func load(_ backend: Backend) throws -> State {
         var s = State()
         let tx = try backend.read()
         defer { tx.end() }
@@ -68,7 +78,7 @@ final class Membership: Sendable {
             return true
         }
         if let v = try tx.get(.cluster, Self.clusterVersionKey) { s.clusterVersion = String(decoding: v, as: UTF8.self) }
-        state = Mutex(s)
+        return s
     }
 
     static let clusterVersionKey = Array("clusterVersion".utf8)

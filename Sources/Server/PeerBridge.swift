@@ -18,6 +18,7 @@ final class PeerBridge: PeerHandler, MessageSender, PeerPoster {
     // MARK: MessageSender (driver thread)
 
     func send(_ messages: [Message]) { peers?.send(messages) }
+    func sendSnapshot(_ message: Message, dbPath: String) { peers?.sendSnapshot(message, dbPath: dbPath) }
 
     // MARK: PeerPoster
 

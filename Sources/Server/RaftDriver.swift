@@ -11,11 +11,16 @@ protocol DurableLog: AnyObject {
     func save(hardState: HardState?, entries: [Entry], sync: Bool) throws
     /// Drops the log before `index`, whose effects the backend holds durably.
     func release(through index: UInt64, term: UInt64) throws
+    /// Records a snapshot received from the leader, durably, ahead of the entries after it.
+    func saveSnapshot(index: UInt64, term: UInt64) throws
 }
 
 /// Where the driver hands messages for other members (the peer transport).
 protocol MessageSender: AnyObject, Sendable {
     func send(_ messages: [Message])
+    /// Streams `message` followed by the backend copy at `dbPath` (removed by the driver once
+    /// the transport reports the outcome).
+    func sendSnapshot(_ message: Message, dbPath: String)
 }
 
 /// What the rest of the member may ask of raft: one queue of these, handled in order.
@@ -32,6 +37,8 @@ enum DriverInput: Sendable {
     case transferToBestFollower
     /// The backend holds everything through this index durably: snapshot the log there.
     case snapshot(UInt64)
+    /// A backend copy at `index` is ready for the follower `message` is addressed to.
+    case sendSnapshot(Message, dbPath: String, index: UInt64)
 }
 
 /// The state other threads read about raft: leader, term, indexes.
@@ -75,7 +82,10 @@ final class RaftDriver: @unchecked Sendable {
     var onLeadership: (@Sendable (Bool) -> Void)?
     /// Proposals raft could not take (no leader yet), retried when one appears.
     private var held: [(data: [UInt8], deadline: ContinuousClock.Instant)] = []
-    private var lastSnapshotWarning = ContinuousClock.now - .seconds(60)
+    /// Followers a snapshot is being made or sent for, with the backend copy's path.
+    private var snapshotsInFlight: [UInt64: String] = [:]
+    /// Set once before start: where backend copies for followers are written.
+    var snapDir: String?
     /// Entries kept behind a log snapshot for slow followers (etcd's 5000).
     static let catchUpEntries: UInt64 = 5000
 
@@ -136,7 +146,8 @@ final class RaftDriver: @unchecked Sendable {
                 case .tick: tick()
                 case .readIndex: reads.startRound { node.readIndex(context: $0) }
                 case .unreachable(let id): node.reportUnreachable(id)
-                case .snapshotStatus(let id, let failed): node.reportSnapshot(id, status: failed ? .failure : .finish)
+                case .snapshotStatus(let id, let failed): snapshotReported(id, failed: failed)
+                case .sendSnapshot(let m, let path, let index): sendSnapshot(m, dbPath: path, index: index)
                 case .transferLeader(let id): node.transferLeader(to: id)
                 case .transferToBestFollower: transferToBestFollower()
                 case .snapshot(let index): snapshot(at: index)
@@ -202,46 +213,76 @@ final class RaftDriver: @unchecked Sendable {
             let messages = outgoing(rd.messages)
             if early, !messages.isEmpty { sender?.send(messages) }
             do {
+                if let snap = rd.snapshot { try log.saveSnapshot(index: snap.metadata.index, term: snap.metadata.term) }
                 try log.save(hardState: rd.hardState, entries: rd.entries, sync: rd.mustSync)
             } catch {
                 fatal("failed to write the WAL: \(error)")
             }
-            if let snap = rd.snapshot { try? raftStorage.applySnapshot(snap) }
+            if let snap = rd.snapshot {
+                do { try raftStorage.applySnapshot(snap) } catch { fatal("cannot restore raft's log from the snapshot at \(snap.metadata.index): \(error)") }
+                applier.enqueue(.snapshot(snap.metadata))
+            }
             raftStorage.append(rd.entries)
             if let hs = rd.hardState { raftStorage.setHardState(hs) }
             if !early, !messages.isEmpty { sender?.send(messages) }
-            if !rd.readStates.isEmpty { reads.resolve(rd.readStates, applier: applier) }
-            if !rd.committedEntries.isEmpty {
-                for e in rd.committedEntries where e.type == .confChange { applyConfChange(e) }
-                applier.enqueue(ApplyBatch(entries: rd.committedEntries))
-            }
+            // Published before the applier can answer anything this Ready commits.
             let committed = node.committed
             let term = node.term
             status.withLock {
                 $0.committed = committed
                 $0.term = term
             }
+            if !rd.readStates.isEmpty { reads.resolve(rd.readStates, applier: applier) }
+            if !rd.committedEntries.isEmpty {
+                for e in rd.committedEntries where e.type == .confChange { applyConfChange(e) }
+                applier.enqueue(.entries(rd.committedEntries))
+            }
             node.advance(rd)
         }
     }
 
-    /// Messages for peers. Sending a snapshot (the backend streamed after the message) is not
-    /// built yet: raft hears that it failed and keeps the follower in probe until it can retry.
+    /// Messages for peers. A snapshot goes its own way: the applier copies the backend at its
+    /// applied index (etcd's merged snapshot), then `sendSnapshot` streams it; one at a time per
+    /// follower (raft waits for the report before it asks again).
     private func outgoing(_ messages: [Message]) -> [Message] {
         guard messages.contains(where: { $0.type == .snap }) else { return messages }
         var rest: [Message] = []
         for m in messages {
-            if m.type == .snap {
-                if ContinuousClock.now - lastSnapshotWarning > .seconds(10) {
-                    lastSnapshotWarning = .now
-                    logger.warning("cannot send a snapshot to \(Identity.hex(m.to)) yet (not supported); the follower stays behind")
-                }
-                inputs.push(.snapshotStatus(m.to, failed: true))
-            } else {
+            guard m.type == .snap else {
                 rest.append(m)
+                continue
             }
+            guard snapshotsInFlight[m.to] == nil, let snapDir else { continue }
+            snapshotsInFlight[m.to] = ""
+            applier.enqueue(.work { [applier, inputs] in
+                if let copy = applier.copyBackend(for: m.to, snapDir: snapDir) {
+                    inputs.push(.sendSnapshot(m, dbPath: copy.path, index: copy.index))
+                } else {
+                    inputs.push(.snapshotStatus(m.to, failed: true))
+                }
+            })
         }
         return rest
+    }
+
+    private func sendSnapshot(_ m: Message, dbPath: String, index: UInt64) {
+        guard let term = try? raftStorage.term(index), let sender else {
+            try? FileManager.default.removeItem(atPath: dbPath)
+            snapshotReported(m.to, failed: true)
+            return
+        }
+        var message = m
+        message.snapshot = Snapshot(data: [], metadata: SnapshotMetadata(confState: node.status.confState, index: index, term: term))
+        snapshotsInFlight[m.to] = dbPath
+        logger.info("sending database snapshot at index \(index) to \(Identity.hex(m.to))")
+        sender.sendSnapshot(message, dbPath: dbPath)
+    }
+
+    private func snapshotReported(_ id: UInt64, failed: Bool) {
+        node.reportSnapshot(id, status: failed ? .failure : .finish)
+        if let path = snapshotsInFlight.removeValue(forKey: id), !path.isEmpty {
+            try? FileManager.default.removeItem(atPath: path)
+        }
     }
 
     /// Membership changes take effect in raft as they are handed to the applier, which records

@@ -69,6 +69,16 @@ final class AlarmSet: Sendable {
     private let raised: Mutex<Set<Key>>
 
     init(backend: Backend) throws {
+        raised = Mutex(try Self.load(backend))
+    }
+
+    /// Reads the alarms again after the backend was replaced by a snapshot.
+    func reload(_ backend: Backend) throws {
+        let loaded = try Self.load(backend)
+        raised.withLock { $0 = loaded }
+    }
+
+    private static func load(_ backend: Backend) throws -> Set<Key> {
         var found: Set<Key> = []
         let tx = try backend.read()
         defer { tx.end() }
@@ -78,7 +88,7 @@ final class AlarmSet: Sendable {
             }
             return true
         }
-        raised = Mutex(found)
+        return found
     }
 
     var isEmpty: Bool { raised.withLock { $0.isEmpty } }

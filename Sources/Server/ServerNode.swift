@@ -62,14 +62,18 @@ public final class ServerNode: Sendable {
             Member(id: Identity.memberID(peerURLs: $0.peerURLs, clusterToken: options.clusterToken),
                    name: $0.name, peerURLs: $0.peerURLs.sorted())
         }
-        memberID = Identity.memberID(peerURLs: options.advertisePeerURLs, clusterToken: options.clusterToken)
-        clusterID = Identity.clusterID(memberIDs: initial.map(\.id))
         initialMembers = initial
         let die: @Sendable (String) -> Never = fatal ?? { message in
             Logger(label: "etcdserver").critical("\(message)")
             exit(1)
         }
         storage = try MemberStorage(options: options, logger: logger)
+        // A member with a WAL keeps the ids it was created with, whatever the flags say now (etcd
+        // ignores --initial-cluster on restart).
+        let recovered = storage.hasLog ? try storage.openLog() : nil
+        memberID = recovered.flatMap { $0.memberID != 0 ? $0.memberID : nil }
+            ?? Identity.memberID(peerURLs: options.advertisePeerURLs, clusterToken: options.clusterToken)
+        clusterID = recovered.flatMap { $0.clusterID != 0 ? $0.clusterID : nil } ?? Identity.clusterID(memberIDs: initial.map(\.id))
         lessor = try Lessor(backend: storage.backend, minTTL: options.minLeaseTTL)
         watchable = WatchableStore(store: storage.store)
         alarms = try AlarmSet(backend: storage.backend)
@@ -86,8 +90,11 @@ public final class ServerNode: Sendable {
         config.maxUncommittedEntriesSize = 1 << 30
         let raftStorage = MemoryStorage()
         let node: RawNode
-        if storage.hasLog {
-            let recovered = try storage.openLog()
+        if let recovered {
+            // A snapshot received before a crash, whose backend was not installed yet.
+            if recovered.snapshot.index > storage.store.consistentIndex {
+                applier.installSnapshot(SnapshotMetadata(index: recovered.snapshot.index, term: recovered.snapshot.term))
+            }
             if recovered.snapshot.index > 0 {
                 let voters = membership.members.filter { !$0.isLearner }.map(\.id)
                 let learners = membership.members.filter(\.isLearner).map(\.id)
@@ -138,6 +145,7 @@ public final class ServerNode: Sendable {
     /// leader. `sender` carries messages to the other members (nil for a single member).
     func start(sender: MessageSender?, poster: (any PeerPoster)? = nil) {
         driver.sender = sender
+        driver.snapDir = storage.snapDir
         peerPoster.withLock { $0 = poster }
         applier.start()
         driver.start()

@@ -60,7 +60,7 @@ final class LeaseApplyTests: XCTestCase {
             _ = try await node.leaseRevoke(revoke)
             XCTFail("revoking twice must fail")
         } catch {
-            XCTAssertEqual(error as? ServerError, .leaseNotFound)
+            XCTAssertEqual(error, .leaseNotFound)
         }
     }
 
@@ -75,7 +75,7 @@ final class LeaseApplyTests: XCTestCase {
             _ = try await node.leaseGrant(grant)
             XCTFail("granting an existing ID must fail")
         } catch {
-            XCTAssertEqual(error as? ServerError, .leaseExists)
+            XCTAssertEqual(error, .leaseExists)
         }
     }
 

@@ -139,7 +139,7 @@ final class ServerNodeTests: XCTestCase {
             _ = try await node.compact(compact)
             XCTFail("compacting twice at one revision must fail")
         } catch {
-            XCTAssertEqual(error as? ServerError, .compacted)
+            XCTAssertEqual(error, .compacted)
         }
     }
 
@@ -175,7 +175,7 @@ final class ServerNodeTests: XCTestCase {
             _ = try await node.put(r)
             XCTFail("a put naming an unknown lease must fail")
         } catch {
-            XCTAssertEqual(error as? ServerError, .leaseNotFound)
+            XCTAssertEqual(error, .leaseNotFound)
         }
     }
 

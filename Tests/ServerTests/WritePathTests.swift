@@ -40,6 +40,7 @@ final class WritePathTests: XCTestCase {
         }
 
         func release(through index: UInt64, term: UInt64) throws { try base.release(through: index, term: term) }
+        func saveSnapshot(index: UInt64, term: UInt64) throws { try base.saveSnapshot(index: index, term: term) }
     }
 
     /// A fatal handler for tests: records the message and parks the calling thread for good, as
