@@ -20,7 +20,7 @@ run: release
 	$(BIN_RELEASE) --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 --data-dir $(DATA_DIR)
 
 # The default suite: generated code fresh, unit tests, then the built binary driven by real clients.
-test: build proto-check unit integration e2e-run interop-run
+test: build proto-check unit integration e2e-run interop-run cluster-test-run
 
 proto-check:
 	tools/gen-proto.sh --check
@@ -46,5 +46,28 @@ interop: build interop-run
 bench: release
 	tools/bench.sh $(BIN_RELEASE)
 
+# Three-member clusters, etcd-swift (A) against /usr/bin/etcd (B), ROUNDS (3) rounds A B A B, one
+# table of medians, A/B ratios and spreads (SCALE=0.1 for a quick run; see the script's header).
+.PHONY: bench-cluster
+bench-cluster: release
+	tools/bench-cluster.sh $(BIN_RELEASE)
+
 clean:
 	rm -rf .build
+
+.PHONY: cluster cluster-test cluster-test-run
+
+# Three members in the foreground from examples/m1.yaml, m2.yaml, m3.yaml (clients on 127.0.0.1:2379,
+# 22379, 32379; data in /tmp/etcd-swift-cluster); Ctrl-C stops all three.
+cluster: release
+	tools/run-cluster.sh $(BIN_RELEASE)
+
+# Three-member scenarios: walkthrough, leader killed, follower restarted from a snapshot, isolated
+# member, leader stopped (SCENARIOS="..." picks some).
+cluster-test: build cluster-test-run
+
+# Three etcd-swift members, then the mixed cluster (one etcd-swift member, two real etcd 3.4
+# members) on the scenarios that need no snapshot across kinds.
+cluster-test-run:
+	tools/test-cluster.sh $(BIN_DEBUG)
+	SCENARIOS="walkthrough kill-leader isolated-member sigterm-leader" tools/test-cluster.sh $(BIN_DEBUG),/usr/bin/etcd,/usr/bin/etcd
