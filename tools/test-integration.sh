@@ -45,7 +45,9 @@ normalize() {
     -e 's/\b[0-9a-f]{12,16}\b/<id>/g' \
     -e 's/"(dbSize|dbSizeInUse)":[0-9]+/"\1":<n>/g' \
     -e 's/took = [^ ]+/took = <t>/' -e 's/127\.0\.0\.1:[0-9]+/<ep>/g' -e 's/remaining\([0-9]+s\)/remaining(<n>s)/' \
-    -e 's/, [0-9.]+ [kMG]?B, /, <size>, /'
+    -e 's/, [0-9.]+ [kMG]?B, /, <size>, /' |
+  # etcd lists a lease's keys in Go map order (random): compare them sorted.
+  perl -pe 's/attached keys\(\[([^\]]*)\]\)/"attached keys([".join(" ", sort split(" ", $1))."])"/ge'
 }
 
 walkthrough() { # ENDPOINT -> outputs of every step, separated by markers
@@ -228,6 +230,7 @@ check "kill -9 then restart keeps 50 acknowledged keys and revision $rev_before 
 
 # Crash point between a compaction's first commit (the entries before it) and the run's last:
 # the restarted member must not apply those entries again (revision and versions unchanged).
+swift_pid=$pid
 { kill "$swift_pid"; wait "$swift_pid"; } 2>/dev/null
 mv "$work/swift.log" "$work/swift-before-failpoint.log"
 export ETCD_SWIFT_FAILPOINT=apply-after-flush

@@ -23,9 +23,15 @@ final class LinearizableReads: Sendable {
 
     private let state = Mutex(State())
     private let timeout: Duration
+    /// Contexts must be unique across the cluster: the leader keeps one pending read per context,
+    /// so two members asking with the same one would leave one unanswered.
+    private let memberID: UInt64
     static let retryInterval: Duration = .milliseconds(500)
 
-    init(timeout: Duration) { self.timeout = timeout }
+    init(timeout: Duration, memberID: UInt64) {
+        self.timeout = timeout
+        self.memberID = memberID
+    }
 
     /// Waits for a read index and returns it; `request` asks the driver for a round.
     func readIndex(request: () -> Bool) async throws(ServerError) -> UInt64 {
@@ -51,7 +57,7 @@ final class LinearizableReads: Sendable {
         let context: [UInt8]? = state.withLock { s in
             s.requested = false
             guard s.round == nil, !s.queued.isEmpty else { return nil }
-            let ctx = withUnsafeBytes(of: s.nextContext.bigEndian) { Array($0) }
+            let ctx = withUnsafeBytes(of: memberID.bigEndian) { Array($0) } + withUnsafeBytes(of: s.nextContext.bigEndian) { Array($0) }
             s.nextContext += 1
             s.round = (ctx, .now, s.queued)
             s.queued = []
@@ -61,7 +67,7 @@ final class LinearizableReads: Sendable {
     }
 
     /// Releases the readers of the round a read state answers (they wait for the applier
-    /// off this thread), and starts the next round if reads queued meanwhile.
+    /// off this thread).
     func resolve(_ states: [ReadState], applier: Applier) {
         for rs in states {
             let waiters: [Waiter]? = state.withLock { s in
@@ -71,6 +77,10 @@ final class LinearizableReads: Sendable {
             }
             guard let waiters else { continue }
             let index = rs.index
+            if applier.appliedIndex >= index {
+                for w in waiters { w.resume(.success(index)) }
+                continue
+            }
             Task.detached {
                 await applier.waitApplied(index)
                 for w in waiters { w.resume(.success(index)) }

@@ -232,7 +232,11 @@ final class RaftDriver: @unchecked Sendable {
                 $0.committed = committed
                 $0.term = term
             }
-            if !rd.readStates.isEmpty { reads.resolve(rd.readStates, applier: applier) }
+            if !rd.readStates.isEmpty {
+                reads.resolve(rd.readStates, applier: applier)
+                // Reads that queued while that round was out go in the next one now.
+                reads.startRound { node.readIndex(context: $0) }
+            }
             if !rd.committedEntries.isEmpty {
                 for e in rd.committedEntries where e.type == .confChange { applyConfChange(e) }
                 applier.enqueue(.entries(rd.committedEntries))

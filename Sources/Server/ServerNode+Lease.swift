@@ -96,7 +96,7 @@ extension ServerNode {
     public func answerLeaseRequest(path: String, body: [UInt8]) async -> (status: Int, body: [UInt8]) {
         // Renewing before applying what was committed could renew a lease already revoked.
         let committed = driver.status.withLock { $0.committed }
-        let caughtUp = await withTaskGroup(of: Bool.self) { group -> Bool in
+        let caughtUp = applier.appliedIndex >= committed ? true : await withTaskGroup(of: Bool.self) { group -> Bool in
             group.addTask { [applier] in
                 await applier.waitApplied(committed)
                 return true

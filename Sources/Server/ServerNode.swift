@@ -113,7 +113,7 @@ public final class ServerNode: Sendable {
             try node.bootstrap(peers: initial.sorted { $0.id < $1.id }.map { ($0.id, Self.addNodeChange($0)) })
             logger.info("starting member \(Identity.hex(memberID)) in cluster \(Identity.hex(clusterID))")
         }
-        let reads = LinearizableReads(timeout: options.requestTimeout)
+        let reads = LinearizableReads(timeout: options.requestTimeout, memberID: memberID)
         driver = RaftDriver(node: node, raftStorage: raftStorage, log: wrapLog?(storage) ?? storage, applier: applier, registry: registry,
                             reads: reads, options: options, logger: logger, fatal: die)
         let lessor = self.lessor

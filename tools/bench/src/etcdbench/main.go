@@ -4,6 +4,12 @@
 //	etcdbench range -endpoint 127.0.0.1:2379 -conns 32 -clients 256 -total 40000 -serializable
 //	etcdbench watch -endpoint 127.0.0.1:2379 -watchers 1000 -streams 10 -total 5000 -rate 500
 //	etcdbench lease-keepalive -endpoint 127.0.0.1:2379 -leases 10000 -conns 8 -clients 64 -total 100000
+//	etcdbench txn-put -endpoints A,B,C -target-leader -conns 16 -clients 128 -total 10000 -txn-ops 4
+//
+// -endpoints A,B,C (instead of -endpoint) spreads the connections round-robin over several members
+// (watch: the streams); -target-leader sends everything to the member that is leader when the run
+// starts (watch: only the putter). -sequential-keys makes put and txn-put write key i mod -key-space
+// (8-byte big-endian) instead of a random one.
 //
 // Every run is bounded by -total operations and -timeout. Prints one JSON line:
 // {"op":"put","ops":N,"errors":E,"seconds":S,"qps":Q,"p50_ms":..,"p90_ms":..,"p99_ms":..,"max_ms":..}
@@ -18,6 +24,7 @@ import (
 	"math/rand"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,17 +34,21 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: etcdbench put|range [flags]")
+		fmt.Fprintln(os.Stderr, "usage: etcdbench put|range|txn-put|watch|lease-keepalive [flags]")
 		os.Exit(2)
 	}
 	op := os.Args[1]
 	fs := flag.NewFlagSet(op, flag.ExitOnError)
 	endpoint := fs.String("endpoint", "127.0.0.1:2379", "client endpoint")
+	endpointList := fs.String("endpoints", "", "comma-separated client endpoints, used round-robin (overrides -endpoint)")
+	targetLeader := fs.Bool("target-leader", false, "connect only to the current leader among the endpoints (watch: the putter)")
+	sequential := fs.Bool("sequential-keys", false, "key i mod -key-space instead of a random one (put, txn-put)")
+	txnOps := fs.Int("txn-ops", 4, "puts per transaction, distinct keys (txn-put)")
 	conns := fs.Int("conns", 1, "gRPC connections")
 	clients := fs.Int("clients", 1, "concurrent workers, spread over the connections")
 	total := fs.Int("total", 10000, "operations in all")
 	valSize := fs.Int("val-size", 256, "value size in bytes (put)")
-	keySpace := fs.Int("key-space", 100000, "distinct keys (put)")
+	keySpace := fs.Int("key-space", 100000, "distinct keys (put, txn-put)")
 	key := fs.String("key", "foo", "key read by range")
 	serializable := fs.Bool("serializable", false, "serializable reads (range)")
 	timeout := fs.Duration("timeout", 60*time.Second, "no operation starts after this")
@@ -46,29 +57,60 @@ func main() {
 	rate := fs.Int("rate", 500, "puts per second (watch)")
 	leases := fs.Int("leases", 10000, "leases kept alive (lease-keepalive)")
 	fs.Parse(os.Args[2:])
+	eps := []string{*endpoint}
+	if *endpointList != "" {
+		eps = nil
+		for _, e := range strings.Split(*endpointList, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				eps = append(eps, e)
+			}
+		}
+		if len(eps) == 0 {
+			fmt.Fprintln(os.Stderr, "-endpoints: no endpoint given")
+			os.Exit(2)
+		}
+	}
 	switch op {
 	case "watch":
-		watchBench(*endpoint, *watchers, *streams, *total, *rate, *valSize, *timeout)
+		putEP := eps[0]
+		if *targetLeader {
+			putEP = findLeader(eps)
+		}
+		watchBench(eps, putEP, *watchers, *streams, *total, *rate, *valSize, *timeout)
 		return
 	case "lease-keepalive":
-		leaseBench(*endpoint, *leases, *conns, *clients, *total, *timeout)
+		if *targetLeader {
+			eps = []string{findLeader(eps)}
+		}
+		leaseBench(eps, *leases, *conns, *clients, *total, *timeout)
 		return
+	case "put", "range":
+	case "txn-put":
+		if *txnOps < 1 || *keySpace < *txnOps {
+			fmt.Fprintln(os.Stderr, "txn-put: need 1 <= -txn-ops <= -key-space")
+			os.Exit(2)
+		}
+	default:
+		fmt.Fprintln(os.Stderr, "unknown op", op)
+		os.Exit(2)
 	}
+	if *targetLeader {
+		eps = []string{findLeader(eps)}
+	}
+	nEndpoints := len(eps)
 
 	cs := make([]*clientv3.Client, *conns)
 	for i := range cs {
-		c, err := clientv3.New(clientv3.Config{Endpoints: []string{*endpoint}, DialTimeout: 5 * time.Second})
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "connect:", err)
-			os.Exit(1)
-		}
-		defer c.Close()
-		cs[i] = c
+		cs[i] = connect(eps[i%len(eps)])
+		defer cs[i].Close()
 	}
 	value := make([]byte, *valSize)
 	rand.Read(value)
+	valStr := string(value)
 
 	var next, errs int64
+	var timedOut int32
+	var firstErr atomic.Value
 	latencies := make([][]time.Duration, *clients)
 	deadline := time.Now().Add(*timeout)
 	var wg sync.WaitGroup
@@ -81,7 +123,11 @@ func main() {
 			k := make([]byte, 8)
 			for {
 				i := atomic.AddInt64(&next, 1) - 1
-				if i >= int64(*total) || time.Now().After(deadline) {
+				if i >= int64(*total) {
+					return
+				}
+				if time.Now().After(deadline) {
+					atomic.StoreInt32(&timedOut, 1)
 					return
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -89,21 +135,35 @@ func main() {
 				var err error
 				switch op {
 				case "put":
-					binary.BigEndian.PutUint64(k, uint64(rand.Intn(*keySpace)))
-					_, err = c.Put(ctx, string(k), string(value))
+					n := uint64(i % int64(*keySpace))
+					if !*sequential {
+						n = uint64(rand.Intn(*keySpace))
+					}
+					binary.BigEndian.PutUint64(k, n)
+					_, err = c.Put(ctx, string(k), valStr)
+				case "txn-put":
+					base := int(i) * *txnOps
+					if !*sequential {
+						base = rand.Intn(*keySpace)
+					}
+					ops := make([]clientv3.Op, *txnOps)
+					for j := range ops {
+						binary.BigEndian.PutUint64(k, uint64((base+j)%*keySpace))
+						ops[j] = clientv3.OpPut(string(k), valStr)
+					}
+					_, err = c.Txn(ctx).Then(ops...).Commit()
 				case "range":
 					opts := []clientv3.OpOption{}
 					if *serializable {
 						opts = append(opts, clientv3.WithSerializable())
 					}
 					_, err = c.Get(ctx, *key, opts...)
-				default:
-					fmt.Fprintln(os.Stderr, "unknown op", op)
-					os.Exit(2)
 				}
 				cancel()
 				if err != nil {
-					atomic.AddInt64(&errs, 1)
+					if atomic.AddInt64(&errs, 1) == 1 {
+						firstErr.Store(err.Error())
+					}
 					continue
 				}
 				latencies[w] = append(latencies[w], time.Since(t0))
@@ -123,11 +183,26 @@ func main() {
 		}
 		return float64(all[int(p*float64(len(all)-1))].Microseconds()) / 1000
 	}
-	out, _ := json.Marshal(map[string]interface{}{
+	res := map[string]interface{}{
 		"op": op, "ops": len(all), "errors": errs, "seconds": elapsed, "qps": float64(len(all)) / elapsed,
 		"p50_ms": pct(0.5), "p90_ms": pct(0.9), "p99_ms": pct(0.99), "max_ms": pct(1),
 		"conns": *conns, "clients": *clients,
-	})
+		"endpoints": nEndpoints, "target_leader": *targetLeader, "timed_out": timedOut == 1,
+	}
+	switch op {
+	case "range":
+		res["serializable"] = *serializable
+	case "txn-put":
+		res["txn_ops"] = *txnOps
+	}
+	if op != "range" {
+		res["sequential_keys"] = *sequential
+		res["key_space"] = *keySpace
+	}
+	if e, ok := firstErr.Load().(string); ok {
+		res["first_error"] = e
+	}
+	out, _ := json.Marshal(res)
 	fmt.Println(string(out))
 }
 
@@ -138,6 +213,26 @@ func connect(endpoint string) *clientv3.Client {
 		os.Exit(1)
 	}
 	return c
+}
+
+// findLeader: the endpoint whose member is the leader, asked of each endpoint in turn (an
+// election may be under way: tries for up to 10 s).
+func findLeader(eps []string) string {
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		for _, ep := range eps {
+			c := connect(ep)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			r, err := c.Status(ctx, ep)
+			cancel()
+			c.Close()
+			if err == nil && r.Header != nil && r.Leader != 0 && r.Header.MemberId == r.Leader {
+				return ep
+			}
+		}
+	}
+	fmt.Fprintln(os.Stderr, "-target-leader: no leader among", eps)
+	os.Exit(1)
+	return ""
 }
 
 func report(op string, lat []time.Duration, errs int64, elapsed float64, extra map[string]interface{}) {
@@ -159,7 +254,7 @@ func report(op string, lat []time.Duration, errs int64, elapsed float64, extra m
 
 // watchBench: watchers on one key spread over streams; puts at a fixed rate carry their send
 // time; latency is event receipt minus send time, over every watcher's every event.
-func watchBench(endpoint string, watchers, streams, total, rate, valSize int, timeout time.Duration) {
+func watchBench(eps []string, putEP string, watchers, streams, total, rate, valSize int, timeout time.Duration) {
 	key := "watch-bench-key"
 	var mu sync.Mutex
 	var lat []time.Duration
@@ -169,7 +264,7 @@ func watchBench(endpoint string, watchers, streams, total, rate, valSize int, ti
 	var ready sync.WaitGroup
 	var done sync.WaitGroup
 	for s := 0; s < streams; s++ {
-		c := connect(endpoint)
+		c := connect(eps[s%len(eps)])
 		defer c.Close()
 		for w := s; w < watchers; w += streams {
 			ready.Add(1)
@@ -198,18 +293,31 @@ func watchBench(endpoint string, watchers, streams, total, rate, valSize int, ti
 		}
 	}
 	ready.Wait()
-	putter := connect(endpoint)
+	putter := connect(putEP)
 	defer putter.Close()
 	value := make([]byte, valSize)
 	start := time.Now()
 	var errs int64
+	var putLat []time.Duration
 	interval := time.Second / time.Duration(rate)
 	for i := 0; i < total && ctx.Err() == nil; i++ {
 		time.Sleep(time.Until(start.Add(time.Duration(i) * interval)))
-		binary.BigEndian.PutUint64(value[:8], uint64(time.Now().UnixNano()))
+		t0 := time.Now()
+		binary.BigEndian.PutUint64(value[:8], uint64(t0.UnixNano()))
 		if _, err := putter.Put(ctx, key, string(value)); err != nil {
 			errs++
+			continue
 		}
+		putLat = append(putLat, time.Since(t0))
+	}
+	// A putter slower than -rate lowers the offered load: put_rate says what was achieved.
+	putSeconds := time.Since(start).Seconds()
+	sort.Slice(putLat, func(i, j int) bool { return putLat[i] < putLat[j] })
+	putPct := func(p float64) float64 {
+		if len(putLat) == 0 {
+			return 0
+		}
+		return float64(putLat[int(p*float64(len(putLat)-1))].Microseconds()) / 1000
 	}
 	finished := make(chan struct{})
 	go func() { done.Wait(); close(finished) }()
@@ -219,14 +327,17 @@ func watchBench(endpoint string, watchers, streams, total, rate, valSize int, ti
 		cancel()
 		<-finished
 	}
-	report("watch", lat, errs, time.Since(start).Seconds(), map[string]interface{}{"watchers": watchers, "streams": streams, "expected_events": watchers * total})
+	report("watch", lat, errs, time.Since(start).Seconds(), map[string]interface{}{"watchers": watchers, "streams": streams,
+		"expected_events": watchers * total, "endpoints": len(eps), "put_endpoint": putEP,
+		"puts": len(putLat), "put_seconds": putSeconds, "put_rate": float64(len(putLat)) / putSeconds, "target_put_rate": rate,
+		"put_p50_ms": putPct(0.5), "put_p99_ms": putPct(0.99)})
 }
 
 // leaseBench: grants the leases, then clients send keepalives round-robin over them.
-func leaseBench(endpoint string, leases, conns, clients, total int, timeout time.Duration) {
+func leaseBench(eps []string, leases, conns, clients, total int, timeout time.Duration) {
 	cs := make([]*clientv3.Client, conns)
 	for i := range cs {
-		cs[i] = connect(endpoint)
+		cs[i] = connect(eps[i%len(eps)])
 		defer cs[i].Close()
 	}
 	ctx := context.Background()
@@ -281,5 +392,5 @@ func leaseBench(endpoint string, leases, conns, clients, total int, timeout time
 	for _, l := range lat {
 		all = append(all, l...)
 	}
-	report("lease-keepalive", all, errs, time.Since(start).Seconds(), map[string]interface{}{"leases": leases})
+	report("lease-keepalive", all, errs, time.Since(start).Seconds(), map[string]interface{}{"leases": leases, "endpoints": len(eps)})
 }
