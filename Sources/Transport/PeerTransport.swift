@@ -13,6 +13,8 @@ public final class PeerTransport: Sendable {
     let ctx: TransportContext
     private let group: any EventLoopGroup
     private let state = Mutex(State())
+    /// Kept-alive connections for lease forwarding.
+    private let leaseClient = PooledClient()
 
     private struct State {
         var peers: [UInt64: Peer] = [:]
@@ -192,9 +194,9 @@ public final class PeerTransport: Sendable {
             let left = deadline - .now()
             if left <= .zero { throw TransportError.timeout }
             do {
-                let r = try await PeerHTTPClient.request(
+                let r = try await leaseClient.request(
                     on: group.next(), url: url, method: .POST, path: path,
-                    headers: [("Content-Type", "application/protobuf")], body: .bytes(ByteBuffer(bytes: body)),
+                    headers: [("Content-Type", "application/protobuf")], body: ByteBuffer(bytes: body),
                     connectTimeout: min(left, .milliseconds(ctx.limits.dialTimeout)), timeout: left).get()
                 if r.status == 200 { return r.body }
                 var text = String(decoding: r.body, as: UTF8.self)
@@ -224,6 +226,7 @@ public final class PeerTransport: Sendable {
         }
         for p in peers { try? await p.loop.submit { p.stop() }.get() }
         for c in channels { try? await c.close() }
+        leaseClient.closeAll()
     }
 
     // MARK: for the inbound handler
