@@ -2,10 +2,16 @@ import Raft
 
 /// One simulated member: its durable storage survives crashes; the raft node and the state
 /// machine (a running checksum of applied entries) do not.
+///
+/// With `SimOptions.wal` the durable state is `disk` (a real WAL, see `SimDisk`) and `storage`
+/// is raft's in-memory mirror of it, as in the server: a crash rebuilds `storage` from the WAL.
 public final class SimNode {
     public let id: UInt64
-    /// The durable state (log, hard state, snapshot): what a restart recovers from.
-    public let storage: MemoryStorage
+    /// The durable state (log, hard state, snapshot): what a restart recovers from. With a WAL,
+    /// raft's storage, rebuilt from the WAL at each crash.
+    public private(set) var storage: MemoryStorage
+    /// `SimOptions.wal`: the WAL and the backend.
+    public let disk: SimDisk?
     public private(set) var raft: RawNode?
     /// Applied index and checksum of the state machine.
     public private(set) var applied: UInt64 = 0
@@ -37,8 +43,9 @@ public final class SimNode {
         var applied: Bool
     }
 
-    init(id: UInt64, confState: ConfState, config: RaftConfig) {
+    init(id: UInt64, confState: ConfState, config: RaftConfig, disk: SimDisk? = nil) {
         self.id = id
+        self.disk = disk
         storage = MemoryStorage()
         if !confState.voters.isEmpty {
             // Founding members start from a snapshot at (index 1, term 1) holding the membership,
@@ -72,10 +79,41 @@ public final class SimNode {
         raft = try RawNode(config: c, storage: storage)
     }
 
-    /// Stops the node; a write in progress is lost.
-    func crash() {
+    /// Stops the node; a write in progress is lost. With a WAL, what it buffered since its last
+    /// sync is lost too (or reaches the disk, as `mode` says), and raft's storage is rebuilt from
+    /// the WAL as a restart does; the rebuilt storage is checked against the one before the
+    /// crash: same snapshot, same entries (entries are always synced), the hard state last
+    /// written to disk.
+    func crash(_ mode: SimDisk.CrashMode = .loseUnsynced) throws {
         raft = nil
         inflight = nil
+        guard let disk else { return }
+        try disk.crash(mode)
+        let before = storage
+        storage = try disk.recover(stateMachine: durableStateMachine && started ? (applied, confState) : nil)
+        if let problem = SimNode.compareRecovered(storage, before: before) {
+            throw SimDisk.Failure(message: "node \(id) restarted from its WAL with \(problem)")
+        }
+    }
+
+    static func compareRecovered(_ s: MemoryStorage, before b: MemoryStorage) -> String? {
+        let ss = s.snap.metadata
+        let bs = b.snap.metadata
+        if ss.index != bs.index || ss.term != bs.term {
+            return "its snapshot at \(ss.index) term \(ss.term), not at \(bs.index) term \(bs.term)"
+        }
+        guard let first = try? s.firstIndex(), let last = try? s.lastIndex(), let bLast = try? b.lastIndex() else { return nil }
+        if last != bLast { return "its log ending at \(last), not at \(bLast)" }
+        if first <= last {
+            guard let es = try? s.entries(first, last + 1, maxSize: Int.max),
+                  let eb = try? b.entries(first, last + 1, maxSize: Int.max) else {
+                return "entries \(first)...\(last) unreadable"
+            }
+            for (x, y) in zip(es, eb) where x != y {
+                return "entry \(x.index) of term \(x.term) where it had written entry \(y.index) of term \(y.term)"
+            }
+        }
+        return nil
     }
 
     func apply(_ e: Entry) {
@@ -91,10 +129,16 @@ public final class SimNode {
         confState = s.metadata.confState
     }
 
-    /// Takes a snapshot at the applied index and compacts the log, keeping `keep` entries.
+    /// Takes a snapshot at the applied index and compacts the log, keeping `keep` entries. With a
+    /// WAL, first the snapshot record and the backend, and older segments are released
+    /// (`RaftDriver.snapshot(at:)`).
     func compact(keep: UInt64) throws {
         let snapIndex = try storage.snapshot().metadata.index
         if applied <= snapIndex { return }
+        if let disk {
+            guard let term = try? storage.term(applied) else { return }
+            try disk.release(index: applied, term: term, confState: confState, checksum: checksum)
+        }
         try storage.createSnapshot(applied, confState: confState, data: SimNode.encodeChecksum(checksum))
         let to = applied > keep ? applied - keep : 0
         if to > snapIndex { try storage.compact(to) }

@@ -7,14 +7,7 @@ extension Simulation {
         let roll = Int.random(in: 0..<100, using: &rng)
         switch roll {
         case 0..<14: // crash a node, the leader more often than not
-            if options.crashes, let n = crashVictim() {
-                if n.inflight != nil {
-                    stats.lostWrites += 1
-                    if n.inflight!.sent { stats.lostEarlySentWrites += 1 }
-                }
-                n.crash()
-                stats.crashes += 1
-            }
+            if options.crashes, let n = crashVictim() { crashNode(n) }
         case 14..<30: // restart a crashed node
             if let n = ids.compactMap({ nodes[$0] }).filter({ !$0.isUp }).randomElement(using: &rng) {
                 do { try n.start() } catch { fail("restart of \(n.id) failed: \(error)") }
@@ -85,9 +78,11 @@ extension Simulation {
             let id = nextNodeID
             if nodes[id] == nil {
                 // A fresh member starts empty and learns the membership from the leader's snapshot.
-                let n = makeNode(id, confState: ConfState())
-                do { try n.start() } catch { fail("start of \(id) failed: \(error)") }
-                nodes[id] = n
+                do {
+                    let n = try makeNode(id, confState: ConfState())
+                    try n.start()
+                    nodes[id] = n
+                } catch { fail("start of \(id) failed: \(error)") }
             }
             cc = ConfChange(type: .addLearnerNode, nodeID: id)
             nextNodeID += 1

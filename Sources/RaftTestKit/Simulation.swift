@@ -30,6 +30,15 @@ public struct SimOptions: Sendable {
     /// prefer nodes with one. The state machine is then durable (etcd's backend).
     public var asyncPersistence = false
     public var maxPersistDelay = 4
+    /// Persist each node into a real WAL (`Storage.WAL`, one per node in a temporary directory)
+    /// the way the server does, instead of only into raft's `MemoryStorage`; a crash loses what
+    /// was not synced (or lets some of it reach the disk, with a torn record after it) and a
+    /// restart rebuilds the node's `MemoryStorage` from `WAL.open`. See `SimDisk`.
+    public var wal = false
+    /// WAL segment size (nil: 1 KiB, 4 KiB or 32 KiB by seed, so segments are cut and released).
+    public var walSegmentSize: Int? = nil
+    /// Where the temporary WAL directories go (nil: /dev/shm when writable, else $TMPDIR or /tmp).
+    public var walDirectory: String? = nil
 
     public init(seed: UInt64, nodes: Int = 3, steps: Int = 200) {
         self.seed = seed
@@ -54,8 +63,42 @@ public struct SimStats: Sendable {
     /// asyncPersistence: writes lost in a crash, and those of them whose messages had left.
     public var lostWrites = 0
     public var lostEarlySentWrites = 0
+    /// wal: WAL syncs; records lost in crashes (appended, not synced) and those that reached the
+    /// disk anyway; torn records written at crashes; restarts that installed a snapshot received
+    /// before the crash (the WAL's snapshot record ahead of the backend); segments cut and
+    /// released.
+    public var walSyncs = 0
+    public var walLostRecords = 0
+    public var walSurvivedRecords = 0
+    public var walTornTails = 0
+    public var walInstalledOnRestart = 0
+    public var walSegmentsCut = 0
+    public var walSegmentsReleased = 0
 
     public init() {}
+
+    /// Adds `s` to these totals.
+    public mutating func add(_ s: SimStats) {
+        delivered += s.delivered
+        committedEntries += s.committedEntries
+        leaders += s.leaders
+        crashes += s.crashes
+        partitions += s.partitions
+        snapshotsSent += s.snapshotsSent
+        confChangesApplied += s.confChangesApplied
+        readsAnswered += s.readsAnswered
+        transfers += s.transfers
+        earlySends += s.earlySends
+        lostWrites += s.lostWrites
+        lostEarlySentWrites += s.lostEarlySentWrites
+        walSyncs += s.walSyncs
+        walLostRecords += s.walLostRecords
+        walSurvivedRecords += s.walSurvivedRecords
+        walTornTails += s.walTornTails
+        walInstalledOnRestart += s.walInstalledOnRestart
+        walSegmentsCut += s.walSegmentsCut
+        walSegmentsReleased += s.walSegmentsReleased
+    }
 }
 
 /// A deterministic simulation of a raft cluster under faults. The same options always produce
@@ -84,27 +127,74 @@ public final class Simulation {
     var markerApplied = false
     /// Largest number of steps a write takes (asyncPersistence); 0 once healed.
     var persistDelay: Int
+    /// wal: the directory holding one WAL directory per node.
+    let walRoot: SimTempDir?
+    let walSegmentSize: Int
 
     public init(options: SimOptions) throws {
         self.options = options
         rng = SplitMix64(seed: options.seed &* 0x9E37_79B9_7F4A_7C15 &+ 1)
         persistDelay = options.maxPersistDelay
+        walRoot = options.wal ? try SimTempDir(base: options.walDirectory) : nil
+        walSegmentSize = options.walSegmentSize ?? [1024, 4096, 32768][Int((options.seed / 7) % 3)]
         network.dropRate = options.dropRate
         network.duplicateRate = options.duplicateRate
         network.maxDelay = options.maxDelay
         let voters = (1...UInt64(options.nodes)).map { $0 }
         nextNodeID = UInt64(options.nodes) + 1
         for id in voters {
-            let n = makeNode(id, confState: ConfState(voters: voters))
+            let n = try makeNode(id, confState: ConfState(voters: voters))
             try n.start()
             nodes[id] = n
         }
     }
 
-    func makeNode(_ id: UInt64, confState: ConfState) -> SimNode {
-        let n = SimNode(id: id, confState: confState, config: makeConfig(id))
+    deinit {
+        for n in nodes.values { n.disk?.close() }
+    }
+
+    func makeNode(_ id: UInt64, confState: ConfState) throws -> SimNode {
+        let disk = try walRoot.map {
+            try SimDisk(dir: $0.path + "/node-\(id)", id: id, segmentSize: walSegmentSize, founding: confState)
+        }
+        let n = SimNode(id: id, confState: confState, config: makeConfig(id), disk: disk)
         n.durableStateMachine = options.asyncPersistence
         return n
+    }
+
+    /// WAL counters of every node (`SimStats.wal*`).
+    func collectWALStats() {
+        let disks = nodes.values.compactMap(\.disk)
+        if disks.isEmpty { return }
+        func sum(_ k: KeyPath<SimDisk, Int>) -> Int { disks.reduce(0) { $0 + $1[keyPath: k] } }
+        stats.walSyncs = sum(\.syncs)
+        stats.walLostRecords = sum(\.lostRecords)
+        stats.walSurvivedRecords = sum(\.survivedRecords)
+        stats.walTornTails = sum(\.tornTails)
+        stats.walInstalledOnRestart = sum(\.installedOnRestart)
+        stats.walSegmentsCut = sum(\.segmentsCut)
+        stats.walSegmentsReleased = sum(\.segmentsReleased)
+    }
+
+    /// Crashes `n`. With a WAL, what its unsynced records become is drawn here: lost (half the
+    /// time), on disk, or a prefix of them on disk followed by a torn record.
+    func crashNode(_ n: SimNode) {
+        if let w = n.inflight {
+            stats.lostWrites += 1
+            if w.sent { stats.lostEarlySentWrites += 1 }
+        }
+        stats.crashes += 1
+        var mode = SimDisk.CrashMode.loseUnsynced
+        if let d = n.disk {
+            switch Int.random(in: 0..<4, using: &rng) {
+            case 0: mode = .unsyncedSurvive
+            case 1:
+                let keep = Int.random(in: 0...d.unsynced.count, using: &rng)
+                mode = .tornTail(keep: keep, garbage: SimDisk.tornRecord(size: Int.random(in: 12...64, using: &rng), rng: &rng))
+            default: break
+            }
+        }
+        do { try n.crash(mode) } catch { fail("crash of \(n.id): \(error)") }
     }
 
     func makeConfig(_ id: UInt64) -> RaftConfig {
@@ -124,6 +214,7 @@ public final class Simulation {
 
     /// Runs the faulty phase, heals everything, and checks liveness. Returns the first violation.
     public func run() -> SimFailure? {
+        defer { collectWALStats() }
         for _ in 0..<options.steps {
             step(faults: true)
             if let f = failure { return SimFailure(seed: options.seed, step: now, message: f) }
@@ -141,6 +232,17 @@ public final class Simulation {
             for _ in 0..<Int.random(in: 1...3, using: &rng) { propose() }
         }
         if faults && Double.random(in: 0..<1, using: &rng) < 0.05 { issueRead() }
+        if options.wal {
+            // The applier finishes installing a received snapshot (the backend notes it) some
+            // time after the WAL recorded it; a crash may come first.
+            for n in liveNodes where n.disk!.pendingNote != nil {
+                switch Int.random(in: 0..<8, using: &rng) {
+                case 0, 1: n.disk!.notePending()
+                case 2 where faults && options.crashes: crashNode(n)
+                default: break
+                }
+            }
+        }
         for n in liveNodes where !faults || Double.random(in: 0..<1, using: &rng) < 0.7 {
             n.raft!.tick()
         }
@@ -237,6 +339,8 @@ public final class Simulation {
     /// Step 1: makes `rd` durable (and restores the state machine from its snapshot).
     func persist(_ n: SimNode, _ rd: Ready) {
         do {
+            // The WAL first, then raft's storage (RaftDriver.processReady).
+            try n.disk?.save(rd)
             if let s = rd.snapshot {
                 try n.storage.applySnapshot(s)
                 n.restore(s)
@@ -269,7 +373,7 @@ public final class Simulation {
         for e in rd.committedEntries { applyEntry(n, e) }
         for rs in rd.readStates { answerRead(n, rs) }
         if n.removed {
-            n.crash()
+            do { try n.crash() } catch { fail("stop of removed node \(n.id): \(error)") }
             return false
         }
         return true
@@ -310,7 +414,9 @@ public final class Simulation {
         if cc.type == .removeNode, let gone = nodes[cc.nodeID] {
             // As etcd's server does, a removed member stops and its peers ignore it.
             gone.removed = true
-            if gone !== n { gone.crash() }
+            if gone !== n {
+                do { try gone.crash() } catch { fail("stop of removed node \(gone.id): \(error)") }
+            }
         }
     }
 

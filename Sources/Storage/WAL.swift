@@ -139,6 +139,8 @@ public final class WAL {
         // leader (a snapshot record beyond the entries read so far replaces them).
         var base = snapshot
         var installed: WALSnapshot?
+        // The term of the entry at `base.index`, when one was read.
+        var baseTerm: UInt64?
         var end = SegmentEnd(offset: 0, torn: false)
         for (k, seg) in live.enumerated() {
             let bytes = try walReadFile(seg.path)
@@ -152,18 +154,34 @@ public final class WAL {
                         }
                         entries.removeSubrange(up...)
                         entries.append(e)
+                    } else {
+                        // Rewrites the log from at or before the base: no entry read after it stands.
+                        entries.removeAll()
+                        baseTerm = e.index == base.index ? e.term : nil
                     }
                     lastIndex = e.index
                 case let .hardState(h): hardState = h
                 case let .metadata(m): metadata = m
                 case let .snapshot(s):
+                    lastIndex = max(lastIndex, s.index)
+                    // A log snapshot of this member is of an entry its log holds; a snapshot
+                    // received from a leader is not (raft installs one only when the log does not
+                    // hold its index and term), and replaces the whole log read so far.
+                    func held() -> Bool {
+                        if s.index == base.index { return baseTerm == s.term }
+                        guard s.index > base.index, s.index <= base.index + UInt64(entries.count) else { return false }
+                        return entries[Int(s.index - base.index - 1)].term == s.term
+                    }
                     if s.index == snapshot.index {
                         guard s.term == snapshot.term else {
                             throw WALError.snapshotNotFound(index: snapshot.index, term: snapshot.term)
                         }
+                        if !held() { entries.removeAll() }
+                        baseTerm = s.term
                         matched = true
-                    } else if matched, s.index > base.index + UInt64(entries.count) {
+                    } else if matched, s.index > base.index, !held() {
                         base = s
+                        baseTerm = s.term
                         installed = s
                         entries.removeAll()
                     }
@@ -186,7 +204,7 @@ public final class WAL {
                 throw WALError.io(operation: "fsync", path: tail.path, errno: errno)
             }
         }
-        let wal = WAL(dir: dir, options: options, lockFD: lockFD, segments: live, fd: fd, offset: end.offset,
+        let wal = WAL(dir: dir, options: options, lockFD: lockFD, segments: all, fd: fd, offset: end.offset,
                       crc: crc, metadata: metadata, hardState: hardState, lastIndex: lastIndex)
         return (wal, WALContents(metadata: metadata, hardState: hardState, entries: entries, installedSnapshot: installed))
     }
@@ -204,7 +222,9 @@ public final class WAL {
         case let .entry(e): lastIndex = e.index
         case let .hardState(h): hardState = h
         case let .metadata(m): metadata = m
-        case .snapshot: break
+        // As etcd's SaveSnapshot raises enti: a segment cut after a snapshot record is named
+        // after it, so that opening at the snapshot starts at or before its record.
+        case let .snapshot(s): lastIndex = max(lastIndex, s.index)
         }
         if flushed + pending.count >= options.segmentSize { try cut() }
     }
