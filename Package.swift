@@ -31,7 +31,7 @@ let package = Package(
 
         // Pure consensus state machine: stdlib only.
         .target(name: "Raft"),
-        .target(name: "RaftTestKit", dependencies: ["Raft"]),
+        .target(name: "RaftTestKit", dependencies: ["Raft", "Storage"]),
 
         // gRPC over HTTP/2 (nghttp2) on SwiftNIO. Knows nothing of etcd.
         .target(name: "GRPC", dependencies: [
@@ -45,11 +45,12 @@ let package = Package(
         // Revisions, key index, range/put/delete/txn, compaction.
         .target(name: "MVCC", dependencies: ["Storage"]),
         .target(name: "Lease", dependencies: ["Storage"]),
-        // Member lifecycle, apply loop, request pipeline.
+        // Member lifecycle: raft driver, applier, membership, proposals, reads.
         .target(name: "Server", dependencies: [
             "Storage", "MVCC", "Lease", "Raft", "EtcdProto", "Transport",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         // etcd 3.4's peer protocol (rafthttp): streams, pipeline, snapshots, /members, /leases.
         .target(name: "Transport", dependencies: [

@@ -2,6 +2,7 @@ import EtcdProto
 import Foundation
 import Logging
 import Raft
+import NIOCore
 import Synchronization
 
 /// Durable storage of raft's log and hard state (the WAL), written by the driver thread only.
@@ -59,8 +60,13 @@ struct RaftStatus: Sendable {
 /// messages only after that; committed entries go to the applier; then `advance`. A WAL error
 /// stops the member.
 ///
-/// `@unchecked Sendable`: `node`, `raftStorage`, `held` and `round` are touched only by the
-/// driver thread; `inputs` and `status` guard themselves.
+/// The driver runs on one NIO event loop of its own, which the peer transport shares: messages
+/// from peers are stepped and messages to peers written on that one thread, with no hand-off
+/// between a socket thread and a raft thread (the fsync blocks only peer I/O, as it blocks etcd's
+/// raft goroutine).
+///
+/// `@unchecked Sendable`: `node`, `raftStorage`, `held`, `pending`, `snapshotsInFlight` are
+/// touched only on `loop`; `status` guards itself.
 final class RaftDriver: @unchecked Sendable {
     private let node: RawNode
     let raftStorage: MemoryStorage
@@ -73,8 +79,13 @@ final class RaftDriver: @unchecked Sendable {
     private let electionTicks: Int
     private let requestTimeout: Duration
     private let fatal: @Sendable (String) -> Never
-    private let inputs = BlockingQueue<DriverInput>()
-    private let stopped = BlockingQueue<Bool>()
+    /// The raft loop: every input is handled there, in order.
+    let loop: any EventLoop
+    private let accepting = Atomic<Bool>(true)
+    /// Proposals of the current loop tick, proposed together (one entry batch, one fsync).
+    private var pending: [[UInt8]] = []
+    private var readyScheduled = false
+    private var ticker: RepeatedTask?
     let status: Mutex<RaftStatus>
     /// Set once before start: the transport (nil for a single member).
     var sender: MessageSender?
@@ -90,8 +101,10 @@ final class RaftDriver: @unchecked Sendable {
     static let catchUpEntries: UInt64 = 5000
 
     init(node: RawNode, raftStorage: MemoryStorage, log: DurableLog, applier: Applier, registry: ProposalRegistry,
-         reads: LinearizableReads, options: ServerOptions, logger: Logger, fatal: @escaping @Sendable (String) -> Never) {
+         reads: LinearizableReads, options: ServerOptions, loop: any EventLoop, logger: Logger,
+         fatal: @escaping @Sendable (String) -> Never) {
         self.node = node
+        self.loop = loop
         self.raftStorage = raftStorage
         self.log = log
         self.applier = applier
@@ -106,56 +119,74 @@ final class RaftDriver: @unchecked Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in run(); stopped.push(true) }
-        thread.name = "etcd-raft"
-        thread.start()
-        let ticker = Thread { [self] in
-            let micros = useconds_t(tickInterval.components.seconds * 1_000_000 + tickInterval.components.attoseconds / 1_000_000_000_000)
-            while inputs.push(.tick) { usleep(micros) }
-        }
-        ticker.name = "etcd-raft-tick"
-        ticker.start()
-    }
-
-    /// Queues an input; false once the driver is stopping.
-    @discardableResult
-    func submit(_ input: DriverInput) -> Bool { inputs.push(input) }
-
-    /// Stops after the queued inputs are handled (their entries persisted and handed to the
-    /// applier).
-    func stop() {
-        inputs.close()
-        _ = stopped.popAll()
-    }
-
-    // MARK: Driver thread
-
-    private func run() {
-        // etcd's initial election tick advance: a lone voter need not wait out a whole election
-        // timeout before leading.
-        if node.status.confState.voters == [node.id] {
-            for _ in 1..<electionTicks { node.tick() }
-        }
-        processReady()
-        while let batch = inputs.popAll() {
-            var proposals: [[UInt8]] = []
-            for input in batch {
-                switch input {
-                case .propose(let data): proposals.append(data)
-                case .step(let m): step(m)
-                case .tick: tick()
-                case .readIndex: reads.startRound { node.readIndex(context: $0) }
-                case .unreachable(let id): node.reportUnreachable(id)
-                case .snapshotStatus(let id, let failed): snapshotReported(id, failed: failed)
-                case .sendSnapshot(let m, let path, let index): sendSnapshot(m, dbPath: path, index: index)
-                case .transferLeader(let id): node.transferLeader(to: id)
-                case .transferToBestFollower: transferToBestFollower()
-                case .snapshot(let index): snapshot(at: index)
-                }
+        loop.execute { [self] in
+            // etcd's initial election tick advance: a lone voter need not wait out a whole
+            // election timeout before leading.
+            if node.status.confState.voters == [node.id] {
+                for _ in 1..<electionTicks { node.tick() }
             }
-            if !proposals.isEmpty { propose(proposals) }
             processReady()
         }
+        let interval = TimeAmount.nanoseconds(Int64(tickInterval.components.seconds) * 1_000_000_000
+            + tickInterval.components.attoseconds / 1_000_000_000)
+        ticker = loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in handle(.tick) }
+    }
+
+    /// Hands an input to the raft loop; false once the driver is stopping.
+    @discardableResult
+    func submit(_ input: DriverInput) -> Bool {
+        guard accepting.load(ordering: .acquiring) else { return false }
+        if loop.inEventLoop {
+            handle(input)
+        } else {
+            loop.execute { [self] in handle(input) }
+        }
+        return true
+    }
+
+    /// Stops taking inputs; what was handed in is persisted and given to the applier first.
+    func stop() {
+        accepting.store(false, ordering: .releasing)
+        try? loop.submit { [self] in
+            ticker?.cancel()
+            ticker = nil
+            flushProposals()
+            processReady()
+        }.wait()
+    }
+
+    // MARK: Raft loop
+
+    private func handle(_ input: DriverInput) {
+        switch input {
+        case .propose(let data): pending.append(data)
+        case .step(let m): step(m)
+        case .tick: tick()
+        case .readIndex: reads.startRound { node.readIndex(context: $0) }
+        case .unreachable(let id): node.reportUnreachable(id)
+        case .snapshotStatus(let id, let failed): snapshotReported(id, failed: failed)
+        case .sendSnapshot(let m, let path, let index): sendSnapshot(m, dbPath: path, index: index)
+        case .transferLeader(let id): node.transferLeader(to: id)
+        case .transferToBestFollower: transferToBestFollower()
+        case .snapshot(let index): snapshot(at: index)
+        }
+        // Everything handed in during this loop tick is taken in before the Ready is processed,
+        // so concurrent proposals share one append and one fsync.
+        if !readyScheduled {
+            readyScheduled = true
+            loop.execute { [self] in
+                readyScheduled = false
+                flushProposals()
+                processReady()
+            }
+        }
+    }
+
+    private func flushProposals() {
+        guard !pending.isEmpty else { return }
+        let batch = pending
+        pending = []
+        propose(batch)
     }
 
     private func transferToBestFollower() {
@@ -258,11 +289,13 @@ final class RaftDriver: @unchecked Sendable {
             }
             guard snapshotsInFlight[m.to] == nil, let snapDir else { continue }
             snapshotsInFlight[m.to] = ""
-            applier.enqueue(.work { [applier, inputs] in
+            applier.enqueue(.work { [applier, self] in
                 if let copy = applier.copyBackend(for: m.to, snapDir: snapDir) {
-                    inputs.push(.sendSnapshot(m, dbPath: copy.path, index: copy.index))
+                    if !submit(.sendSnapshot(m, dbPath: copy.path, index: copy.index)) {
+                        try? FileManager.default.removeItem(atPath: copy.path)
+                    }
                 } else {
-                    inputs.push(.snapshotStatus(m.to, failed: true))
+                    submit(.snapshotStatus(m.to, failed: true))
                 }
             })
         }

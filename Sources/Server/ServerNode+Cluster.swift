@@ -10,12 +10,13 @@ import Transport
 extension ServerNode {
     /// Listens on the peer URLs, connects to every other member, then starts raft and the
     /// applier. A single-member cluster may call `start()` instead.
+    /// The peer transport runs on the raft driver's own loop (`group` is not used for it).
     public func start(group: any EventLoopGroup, listenPeerURLs: [String]) async throws {
         let bridge = PeerBridge(node: self)
         let transport = PeerTransport(
             localID: memberID, clusterID: clusterID, localPeerURLs: options.advertisePeerURLs,
             clusterVersion: membership.clusterVersion, snapDir: options.dataDir + "/member/snap", handler: bridge,
-            group: group, logger: Logger(label: "rafthttp"))
+            group: raftLoop, logger: Logger(label: "rafthttp"))
         bridge.attach(transport)
         let known = membership.isEmpty ? initialMembers : membership.members
         // Peer TLS comes with the Security issue: a lone member has no peers to talk to, so it
@@ -50,9 +51,10 @@ extension ServerNode {
                 logger.warning("leadership transfer failed before stopping")
             }
         }
+        // The transport shares the raft loop: stop it while that loop still runs.
         let transport = peerTransport.withLock { $0 }
-        stop()
         await transport?.stop()
+        stop()
     }
 
     /// A snapshot from the leader arrived with its backend at `dbPath`. A backend this member

@@ -3,6 +3,7 @@ import Foundation
 import Lease
 import Logging
 import MVCC
+import NIOPosix
 import Raft
 import Synchronization
 import Transport
@@ -35,6 +36,8 @@ public final class ServerNode: Sendable {
     let registry = ProposalRegistry()
     let applier: Applier
     let driver: RaftDriver
+    /// The raft driver's thread, shared by the peer transport's connections.
+    let raftLoop: MultiThreadedEventLoopGroup
     let leaseExpiry: Mutex<Task<Void, Never>?> = Mutex(nil)
     private let publisher: Mutex<Task<Void, Never>?> = Mutex(nil)
     private let published = Published()
@@ -114,8 +117,9 @@ public final class ServerNode: Sendable {
             logger.info("starting member \(Identity.hex(memberID)) in cluster \(Identity.hex(clusterID))")
         }
         let reads = LinearizableReads(timeout: options.requestTimeout, memberID: memberID)
+        raftLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         driver = RaftDriver(node: node, raftStorage: raftStorage, log: wrapLog?(storage) ?? storage, applier: applier, registry: registry,
-                            reads: reads, options: options, logger: logger, fatal: die)
+                            reads: reads, options: options, loop: raftLoop.next(), logger: logger, fatal: die)
         let lessor = self.lessor
         let electionTimeout = Duration.milliseconds(options.electionTimeoutMs)
         driver.onLeadership = { [weak self] leading in
@@ -165,6 +169,7 @@ public final class ServerNode: Sendable {
         applier.stop()
         registry.failAll(.stopped)
         driver.reads.failAll(.stopped)
+        try? raftLoop.syncShutdownGracefully()
         published.release()
         watchable.shutdown()
         storage.close()
