@@ -131,11 +131,13 @@ final class Applier: @unchecked Sendable {
         } catch {
             fatal("apply: cannot commit entries up to \(last.index): \(error)")
         }
-        for change in session.changes { watchable.notify(change.events, revision: change.revision) }
         storage.noteBackendSize()
         applied.store(max(last.index, applied.load(ordering: .relaxed)), ordering: .releasing)
+        // Proposers first: fanning events out to many watchers must not hold up the writes'
+        // answers (they are independent streams; neither order is promised to clients).
         for (completion, result) in answers { completion(result) }
         wakeWaiters()
+        for change in session.changes { watchable.notify(change.events, revision: change.revision) }
         onApplied?(appliedIndex)
     }
 
