@@ -111,7 +111,7 @@ for url in config.listenClientURLs {
     }
 }
 do {
-    try await node.start(group: group, listenPeerURLs: config.listenPeerURLs.map(\.description))
+    try await node.start(listenPeerURLs: config.listenPeerURLs.map(\.description))
 } catch {
     mainLog.critical("failed to start the peer listeners on \(config.listenPeerURLs.map(\.description)): \(error)")
     exit(1)

@@ -53,15 +53,7 @@ extension KVStore {
     /// are live, prefer `replaceContents(withCopyAt:growMap:)`, which has no such window.
     @discardableResult
     public func reload() throws(MVCCError) -> [(key: [UInt8], lease: Int64)] {
-        let tx = try storage { try backend.read() }
-        let loaded: Loaded
-        do {
-            loaded = try KVStore.load(tx)
-            tx.end()
-        } catch {
-            tx.end()
-            throw error
-        }
+        let loaded = try KVStore.load(backend)
         index.write { KVStore.install(loaded.state, in: &$0) }
         leaseList.write { $0 = loaded.leases }
         try finishCompaction(loaded.scheduled)

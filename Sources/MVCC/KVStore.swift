@@ -32,15 +32,7 @@ public final class KVStore: @unchecked Sendable {
     public init(backend: Backend, options: Options = Options()) throws(MVCCError) {
         self.backend = backend
         self.options = options
-        let tx = try storage { try backend.read() }
-        let loaded: Loaded
-        do {
-            loaded = try KVStore.load(tx)
-            tx.end()
-        } catch {
-            tx.end()
-            throw error
-        }
+        let loaded = try KVStore.load(backend)
         self.index = Guarded(loaded.state)
         self.leaseList = Guarded(loaded.leases)
         try finishCompaction(loaded.scheduled)
@@ -104,6 +96,13 @@ public final class KVStore: @unchecked Sendable {
     }
 
     /// Rebuilds the index, revisions and consistent index from the backend's data as `tx` sees it.
+    /// `load(_:)` in a read transaction of its own.
+    static func load(_ backend: Backend) throws(MVCCError) -> Loaded {
+        let tx = try storage { try backend.read() }
+        defer { tx.end() }
+        return try load(tx)
+    }
+
     static func load(_ tx: some BucketReading) throws(MVCCError) -> Loaded {
         var st = IndexState()
         var scheduled: Int64 = 0

@@ -4,6 +4,7 @@ import Logging
 import Raft
 import NIOCore
 import Synchronization
+import Transport
 
 /// Durable storage of raft's log and hard state (the WAL), written by the driver thread only.
 protocol DurableLog: AnyObject {
@@ -24,7 +25,7 @@ protocol MessageSender: AnyObject, Sendable {
     func sendSnapshot(_ message: Message, dbPath: String)
 }
 
-/// What the rest of the member may ask of raft: one queue of these, handled in order.
+/// What the rest of the member may ask of raft, handled in order on the raft loop.
 enum DriverInput: Sendable {
     case propose([UInt8])
     case step(Message)
@@ -54,7 +55,7 @@ struct RaftStatus: Sendable {
     var leaderElected: ContinuousClock.Instant?
 }
 
-/// Owns the `RawNode`, the WAL and the tick clock, on one thread. Each `Ready`: the leader hands
+/// Owns the `RawNode`, the WAL and the tick clock. Each `Ready`: the leader hands
 /// its messages to the transport at once (followers persist in parallel with it, as etcd's leader
 /// does); the WAL appends the entries and hard state with one fdatasync; a follower sends its
 /// messages only after that; committed entries go to the applier; then `advance`. A WAL error
@@ -325,16 +326,10 @@ final class RaftDriver: @unchecked Sendable {
     /// Membership changes take effect in raft as they are handed to the applier, which records
     /// them in the `members` bucket.
     private func applyConfChange(_ e: Entry) {
-        guard let cc = try? Raftpb_ConfChange(serializedBytes: e.data), let id = cc.nodeID else {
+        guard let pb = try? Raftpb_ConfChange(serializedBytes: e.data), let cc = try? ConfChange(pb) else {
             fatal("undecodable ConfChange at index \(e.index)")
         }
-        let type: ConfChangeType = switch cc.type ?? .confChangeAddNode {
-        case .confChangeRemoveNode: .removeNode
-        case .confChangeUpdateNode: .updateNode
-        case .confChangeAddLearnerNode: .addLearnerNode
-        default: .addNode
-        }
-        let cs = node.applyConfChange(ConfChange(id: cc.id ?? 0, type: type, nodeID: id, context: cc.context ?? []))
+        let cs = node.applyConfChange(cc)
         status.withLock { $0.voters = cs.voters }
     }
 

@@ -10,8 +10,8 @@ import Transport
 extension ServerNode {
     /// Listens on the peer URLs, connects to every other member, then starts raft and the
     /// applier. A single-member cluster may call `start()` instead.
-    /// The peer transport runs on the raft driver's own loop (`group` is not used for it).
-    public func start(group: any EventLoopGroup, listenPeerURLs: [String]) async throws {
+    /// The peer transport runs on the raft driver's own loop.
+    public func start(listenPeerURLs: [String]) async throws {
         let bridge = PeerBridge(node: self)
         let transport = PeerTransport(
             localID: memberID, clusterID: clusterID, localPeerURLs: options.advertisePeerURLs,

@@ -1,6 +1,7 @@
 import Foundation
 import NIOPosix
 import Raft
+import Server
 import XCTest
 @testable import Transport
 
@@ -13,9 +14,9 @@ final class EtcdInteropTests: XCTestCase {
         guard FileManager.default.isExecutableFile(atPath: etcdBinary) else { throw XCTSkip("no etcd binary") }
         let token = "transport-interop"
         let etcdPeer = "http://127.0.0.1:22380", etcdClient = "http://127.0.0.1:22379", ours = "http://127.0.0.1:22480"
-        let etcdID = EtcdIDs.memberID(peerURLs: [etcdPeer], clusterToken: token)
-        let ourID = EtcdIDs.memberID(peerURLs: [ours], clusterToken: token)
-        let clusterID = EtcdIDs.clusterID(memberIDs: [etcdID, ourID])
+        let etcdID = Identity.memberID(peerURLs: [etcdPeer], clusterToken: token)
+        let ourID = Identity.memberID(peerURLs: [ours], clusterToken: token)
+        let clusterID = Identity.clusterID(memberIDs: [etcdID, ourID])
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let handler = RecordingHandler()
@@ -108,53 +109,5 @@ enum FakeFollower {
         default:
             return nil
         }
-    }
-}
-
-/// Member and cluster ids as etcd computes them (membership/member.go, cluster.go); the same
-/// derivation as Server/Identity.swift, repeated here so the test needs only Transport.
-enum EtcdIDs {
-    static func memberID(peerURLs: [String], clusterToken: String) -> UInt64 {
-        firstWord(sha1(Array((peerURLs.sorted().joined() + clusterToken).utf8)))
-    }
-
-    static func clusterID(memberIDs: [UInt64]) -> UInt64 {
-        var bytes: [UInt8] = []
-        for id in memberIDs.sorted() { for s in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: id >> UInt64(s))) } }
-        return firstWord(sha1(bytes))
-    }
-
-    private static func firstWord(_ d: [UInt8]) -> UInt64 { d.prefix(8).reduce(0) { ($0 << 8) | UInt64($1) } }
-
-    static func sha1(_ message: [UInt8]) -> [UInt8] {
-        var h: [UInt32] = [0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0]
-        var data = message
-        let bits = UInt64(message.count) * 8
-        data.append(0x80)
-        while data.count % 64 != 56 { data.append(0) }
-        for s in stride(from: 56, through: 0, by: -8) { data.append(UInt8(truncatingIfNeeded: bits >> UInt64(s))) }
-        func rotl(_ x: UInt32, _ n: UInt32) -> UInt32 { (x << n) | (x >> (32 - n)) }
-        var w = [UInt32](repeating: 0, count: 80)
-        for chunk in stride(from: 0, to: data.count, by: 64) {
-            for i in 0..<16 {
-                let b = chunk + i * 4
-                w[i] = UInt32(data[b]) << 24 | UInt32(data[b + 1]) << 16 | UInt32(data[b + 2]) << 8 | UInt32(data[b + 3])
-            }
-            for i in 16..<80 { w[i] = rotl(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1) }
-            var (a, b, c, d, e) = (h[0], h[1], h[2], h[3], h[4])
-            for i in 0..<80 {
-                let (f, k): (UInt32, UInt32)
-                switch i {
-                case 0..<20: (f, k) = ((b & c) | (~b & d), 0x5A82_7999)
-                case 20..<40: (f, k) = (b ^ c ^ d, 0x6ED9_EBA1)
-                case 40..<60: (f, k) = ((b & c) | (b & d) | (c & d), 0x8F1B_BCDC)
-                default: (f, k) = (b ^ c ^ d, 0xCA62_C1D6)
-                }
-                let t = rotl(a, 5) &+ f &+ e &+ k &+ w[i]
-                (e, d, c, b, a) = (d, c, rotl(b, 30), a, t)
-            }
-            h = [h[0] &+ a, h[1] &+ b, h[2] &+ c, h[3] &+ d, h[4] &+ e]
-        }
-        return h.flatMap { v in stride(from: 24, through: 0, by: -8).map { UInt8(truncatingIfNeeded: v >> UInt32($0)) } }
     }
 }
