@@ -17,7 +17,8 @@ enum ApplyBatch: Sendable {
 }
 
 /// The only writer of MVCC, the lessor, alarms and membership. Applies committed entries in log
-/// order on its own thread, a run per LMDB transaction that also stores the consistent index of
+/// order, one thread at a time (its own thread, or the raft loop for a short run while that
+/// thread is idle), a run per LMDB transaction that also stores the consistent index of
 /// its last entry; then answers the proposers waiting on this member, wakes applied-index
 /// waiters and notifies watchers.
 ///
@@ -36,7 +37,8 @@ final class Applier: @unchecked Sendable {
     private let applied: Atomic<UInt64>
     /// Readers waiting for the applied index to reach theirs.
     private let waiters = Mutex<[(index: UInt64, resume: @Sendable () -> Void)]>([])
-    /// Called on the apply thread after each run with the new applied index.
+    /// Called after each run with the new applied index, on the thread that applied it (possibly
+    /// the raft loop: it must not re-enter the driver synchronously).
     var onApplied: (@Sendable (UInt64) -> Void)?
     /// A fatal error: the member must stop (etcd panics).
     let fatal: @Sendable (String) -> Never
@@ -65,7 +67,8 @@ final class Applier: @unchecked Sendable {
 
     func start() {
         let thread = Thread { [self] in
-            while let batches = queue.popAll() {
+            while let batches = queue.claimAll() {
+                defer { queue.release() }
                 var run: [Entry] = []
                 for batch in batches {
                     switch batch {
@@ -90,6 +93,22 @@ final class Applier: @unchecked Sendable {
 
     /// Queues committed entries; they are applied in the order queued.
     func enqueue(_ batch: ApplyBatch) { queue.push(batch) }
+
+    /// Runs this short applied on the caller's thread when the applier is idle.
+    static let inlineRunLimit = 8
+
+    /// Applies committed entries in order with everything queued before them. A short run finding
+    /// the apply thread idle is applied on the caller's thread (the raft loop): waking the apply
+    /// thread would add a thread hand-off to every lone write's path. Longer runs go to the apply
+    /// thread, so that the raft loop keeps serving peers while a large batch commits.
+    func applyCommitted(_ entries: [Entry]) {
+        if entries.count <= Self.inlineRunLimit, queue.claimIfIdle() {
+            apply(entries)
+            queue.release()
+        } else {
+            queue.push(.entries(entries))
+        }
+    }
 
     /// Applies what is queued, then stops the thread.
     func stop() {

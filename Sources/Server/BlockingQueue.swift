@@ -12,6 +12,7 @@ final class BlockingQueue<Element>: @unchecked Sendable {
     private var condition = pthread_cond_t()
     private var items: [Element] = []
     private var closed = false
+    private var claimed = false
 
     init() {
         pthread_mutex_init(&mutex, nil)
@@ -30,7 +31,7 @@ final class BlockingQueue<Element>: @unchecked Sendable {
         defer { pthread_mutex_unlock(&mutex) }
         if closed { return false }
         items.append(item)
-        if items.count == 1 { pthread_cond_signal(&condition) }
+        if items.count == 1 { pthread_cond_broadcast(&condition) }
         return true
     }
 
@@ -44,6 +45,44 @@ final class BlockingQueue<Element>: @unchecked Sendable {
         let batch = items
         items.removeAll(keepingCapacity: true)
         return batch
+    }
+
+    // MARK: Shared consumption
+
+    // A consumer may also be a producer's thread: whoever holds the claim consumes, so items are
+    // consumed by one thread at a time and in order, yet a producer that finds the consumer idle
+    // and nothing queued can do the work itself instead of waking the consumer thread.
+
+    /// As `popAll`, but also takes the claim, waiting while another thread holds it; the caller
+    /// calls `release()` when done with the batch.
+    func claimAll() -> [Element]? {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        while (items.isEmpty || claimed) && !closed { pthread_cond_wait(&condition, &mutex) }
+        if items.isEmpty { return nil }
+        while claimed { pthread_cond_wait(&condition, &mutex) }
+        claimed = true
+        let batch = items
+        items.removeAll(keepingCapacity: true)
+        return batch
+    }
+
+    /// Takes the claim when nothing is queued and nobody holds it (the work may then be done by
+    /// the caller, ahead of anything pushed later); the caller calls `release()`.
+    func claimIfIdle() -> Bool {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        guard items.isEmpty, !claimed, !closed else { return false }
+        claimed = true
+        return true
+    }
+
+    /// Gives the claim back; a consumer waiting for it (or for items queued meanwhile) wakes.
+    func release() {
+        pthread_mutex_lock(&mutex)
+        claimed = false
+        pthread_cond_broadcast(&condition)
+        pthread_mutex_unlock(&mutex)
     }
 
     /// Refuses further pushes and wakes the consumer; what is queued is still handed out.

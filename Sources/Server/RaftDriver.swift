@@ -271,7 +271,7 @@ final class RaftDriver: @unchecked Sendable {
             }
             if !rd.committedEntries.isEmpty {
                 for e in rd.committedEntries where e.type == .confChange { applyConfChange(e) }
-                applier.enqueue(.entries(rd.committedEntries))
+                applier.applyCommitted(rd.committedEntries)
             }
             node.advance(rd)
         }

@@ -138,7 +138,8 @@ public final class ServerNode: Sendable {
             do {
                 try storage.syncBackend()
                 lastSnapshot.store(index, ordering: .relaxed)
-                driver.submit(.snapshot(index))
+                // Possibly called inside the driver's own Ready handling (an inline apply).
+                driver.loop.execute { driver.submit(.snapshot(index)) }
             } catch {
                 logger.error("cannot sync the backend for a snapshot at \(index): \(error)")
             }

@@ -156,7 +156,14 @@ public final class PeerTransport: Sendable {
                                  metadata: ["unknown-target-peer-id": "\(EtcdID.hex(to))"])
                 continue
             }
-            peer.loop.execute { peer.send(batch) }
+            // On the peer's own loop (the raft loop, which the transport shares) the messages are
+            // written now: deferring them would queue them behind the rest of the caller's task,
+            // and a leader's appends behind its own fsync.
+            if peer.loop.inEventLoop {
+                peer.send(batch)
+            } else {
+                peer.loop.execute { peer.send(batch) }
+            }
         }
     }
 
