@@ -70,4 +70,4 @@ cluster-test: build cluster-test-run
 # members) on the scenarios that need no snapshot across kinds.
 cluster-test-run:
 	tools/test-cluster.sh $(BIN_DEBUG)
-	SCENARIOS="walkthrough kill-leader isolated-member sigterm-leader" tools/test-cluster.sh $(BIN_DEBUG),/usr/bin/etcd,/usr/bin/etcd
+	SCENARIOS="walkthrough kill-leader isolated-member sigterm-leader member-replace" tools/test-cluster.sh $(BIN_DEBUG),/usr/bin/etcd,/usr/bin/etcd

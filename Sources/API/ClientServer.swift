@@ -21,6 +21,7 @@ public final class ClientServer: Sendable {
         let router = GRPCRouter()
         KVService(node: node).register(on: router)
         MaintenanceService(node: node).register(on: router)
+        ClusterService(node: node).register(on: router)
         LeaseService(node: node).register(on: router)
         WatchService(node: node).register(on: router)
         ConcurrencyServices(node: node).register(on: router)

@@ -3,7 +3,7 @@ import EtcdProto
 import GRPC
 import Server
 
-/// `etcdserverpb.Maintenance`, `etcdserverpb.Cluster` (read side) and `grpc.health.v1.Health`.
+/// `etcdserverpb.Maintenance` and `grpc.health.v1.Health`.
 struct MaintenanceService {
     let node: ServerNode
 
@@ -28,8 +28,11 @@ struct MaintenanceService {
             response.header = node.header()
             return response
         }
-        router.unary("/etcdserverpb.Cluster/MemberList") { (_: Etcdserverpb_MemberListRequest, _) throws(ServerError) in
-            node.memberList()
+        router.unary("/etcdserverpb.Maintenance/MoveLeader") { (r: Etcdserverpb_MoveLeaderRequest, _) throws(ServerError) in
+            try await node.moveLeader(to: r.targetID)
+            var response = Etcdserverpb_MoveLeaderResponse()
+            response.header = node.header()
+            return response
         }
         router.unary("/grpc.health.v1.Health/Check") { (_: Grpc_Health_V1_HealthCheckRequest, _) throws(ServerError) in
             var response = Grpc_Health_V1_HealthCheckResponse()

@@ -34,6 +34,19 @@ extension ServerError {
         case .tooManyRequests: GRPCStatus(code: .resourceExhausted, message: "etcdserver: too many requests")
         case .corrupt: GRPCStatus(code: .dataLoss, message: "etcdserver: corrupt cluster")
         case .unhealthy: GRPCStatus(code: .unavailable, message: "etcdserver: unhealthy cluster")
+        case .memberExists: GRPCStatus(code: .failedPrecondition, message: "etcdserver: member ID already exist")
+        case .peerURLExists: GRPCStatus(code: .failedPrecondition, message: "etcdserver: Peer URLs already exists")
+        case .memberNotEnoughStarted:
+            GRPCStatus(code: .failedPrecondition, message: "etcdserver: re-configuration failed due to not enough started members")
+        case .memberBadURLs: GRPCStatus(code: .invalidArgument, message: "etcdserver: given member URLs are invalid")
+        case .memberNotLearner: GRPCStatus(code: .failedPrecondition, message: "etcdserver: can only promote a learner member")
+        case .learnerNotReady:
+            GRPCStatus(code: .failedPrecondition, message: "etcdserver: can only promote a learner member which is in sync with leader")
+        case .tooManyLearners: GRPCStatus(code: .failedPrecondition, message: "etcdserver: too many learner members in cluster")
+        case .badLeaderTransferee: GRPCStatus(code: .failedPrecondition, message: "etcdserver: bad leader transferee")
+        // Not in etcd's gRPC error table: it reaches clients as Unknown with its own text.
+        case .leaderTransferTimeout:
+            GRPCStatus(code: .unknown, message: "etcdserver: request timed out, leader transfer took too long")
         case .authNotEnabled: GRPCStatus(code: .failedPrecondition, message: "etcdserver: authentication is not enabled")
         case .permissionDenied: GRPCStatus(code: .permissionDenied, message: "etcdserver: permission denied")
         case .invalidAuthToken: GRPCStatus(code: .unauthenticated, message: "etcdserver: invalid auth token")

@@ -44,7 +44,7 @@ public struct ServerURL: Sendable, Hashable, CustomStringConvertible {
     public var hostIsIP: Bool { ServerURL.parseIP(host) }
 
     /// Go's `url.Parse`; the error text is Go's (`parse "x": ...`).
-    static func parse(_ raw: String) throws(ConfigError) -> ServerURL {
+    public static func parse(_ raw: String) throws(ConfigError) -> ServerURL {
         func fail(_ why: String) -> ConfigError {
             .verify("parse \(GoSyntax.quote(raw)): \(why)")
         }

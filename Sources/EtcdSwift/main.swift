@@ -87,6 +87,16 @@ options.quotaBackendBytes = config.quotaBackendBytes
 options.snapshotCount = config.snapshotCount
 options.heartbeatMs = config.heartbeatIntervalMs
 options.electionTimeoutMs = config.electionTimeoutMs
+options.strictReconfigCheck = config.strictReconfigCheck
+options.joinExisting = !config.isNewCluster
+
+if options.joinExisting && !ServerNode.hasLog(dataDir: options.dataDir) {
+    guard let existing = await ServerNode.fetchExistingCluster(options: options) else {
+        mainLog.critical("failed to start member: cannot fetch cluster info from peer urls: could not retrieve cluster information from the given URLs")
+        exit(1)
+    }
+    options.existingCluster = existing
+}
 
 let node: ServerNode
 do {
@@ -134,9 +144,13 @@ let stopRequested = AsyncStream<Int32> { continuation in
     }
     nonisolated(unsafe) let keep = sources
     continuation.onTermination = { _ in keep.forEach { $0.cancel() } }
+    // A member removed from the cluster stops as etcd's does (and exits 0).
+    node.onRemoved.withLock { $0 = { continuation.yield(0) } }
 }
 for await sig in stopRequested {
-    Logger(label: "pkg/osutil").notice("received \(sig == SIGTERM ? "terminated" : "interrupt") signal, shutting down...")
+    if sig != 0 {
+        Logger(label: "pkg/osutil").notice("received \(sig == SIGTERM ? "terminated" : "interrupt") signal, shutting down...")
+    }
     break
 }
 await node.shutdown()

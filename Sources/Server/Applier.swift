@@ -5,6 +5,7 @@ import Logging
 import MVCC
 import Raft
 import Synchronization
+import Transport
 
 /// Work for the apply thread, in log order.
 enum ApplyBatch: Sendable {
@@ -40,6 +41,9 @@ final class Applier: @unchecked Sendable {
     /// Called after each run with the new applied index, on the thread that applied it (possibly
     /// the raft loop: it must not re-enter the driver synchronously).
     var onApplied: (@Sendable (UInt64) -> Void)?
+    /// Called for each membership change to take into raft's configuration, in log order, on
+    /// the applying thread; `replayed` when the backend already held it (a restart).
+    var onConfChange: (@Sendable (ConfChange, _ replayed: Bool) -> Void)?
     /// A fatal error: the member must stop (etcd panics).
     let fatal: @Sendable (String) -> Never
 
@@ -141,7 +145,7 @@ final class Applier: @unchecked Sendable {
         var answers: [(@Sendable (ApplyResult) -> Void, ApplyResult)] = []
         for entry in entries {
             switch entry.type {
-            case .confChange: applyConfChange(entry, in: session)
+            case .confChange: if let answer = applyConfChange(entry, in: session) { answers.append(answer) }
             case .normal: if let answer = applyNormal(entry, in: session) { answers.append(answer) }
             }
         }
@@ -170,19 +174,52 @@ final class Applier: @unchecked Sendable {
         for resume in due { resume() }
     }
 
-    private func applyConfChange(_ entry: Entry, in session: ApplySession) {
-        guard let change = try? Raftpb_ConfChange(serializedBytes: entry.data) else {
+    /// Applies a membership change: validated against the membership as it stands (etcd's
+    /// ValidateConfigurationChange), stored, then handed to raft and the transport through
+    /// `onConfChange`. An invalid change has no effect anywhere; its proposer gets the error.
+    private func applyConfChange(_ entry: Entry, in session: ApplySession) -> (@Sendable (ApplyResult) -> Void, ApplyResult)? {
+        defer { session.markApplied(entry.index) }
+        guard let change = try? Raftpb_ConfChange(serializedBytes: entry.data), let cc = try? ConfChange(change) else {
             fatal("apply: undecodable ConfChange at index \(entry.index)")
         }
+        let waiter = registry.take(change.id ?? 0)
+        if entry.index <= session.appliedThrough {
+            // Replayed after a restart: the backend holds its outcome. Raft's configuration takes
+            // it again only if it was accepted then, which the stored membership tells.
+            if acceptedBefore(change) { onConfChange?(cc, true) }
+            return waiter.map { ($0.completion, .members(membership.members)) }
+        }
+        if let error = membership.validate(change) {
+            logger.warning("rejected a configuration change at index \(entry.index): \(error)")
+            return waiter.map { ($0.completion, .failure(error)) }
+        }
         do {
-            if entry.index > session.appliedThrough, let m = try membership.apply(change, in: session) {
-                let verb = change.type == .confChangeRemoveNode ? "removed" : "added"
-                logger.info("\(verb) member \(Identity.hex(m.id)) \(m.peerURLs) to cluster \(Identity.hex(membership.clusterID))")
+            if let m = try membership.apply(change, in: session) {
+                let verb = switch change.type ?? .confChangeAddNode {
+                case .confChangeRemoveNode: "removed"
+                case .confChangeUpdateNode: "updated"
+                default: Membership.isPromotion(change.context ?? []) ? "promoted" : "added"
+                }
+                logger.info("\(verb) member \(Identity.hex(m.id)) \(m.peerURLs) \(verb == "removed" ? "from" : "in") cluster \(Identity.hex(membership.clusterID))")
             }
         } catch {
             fatal("apply: cannot store the ConfChange at index \(entry.index): \(error)")
         }
-        session.markApplied(entry.index)
+        onConfChange?(cc, false)
+        return waiter.map { ($0.completion, .members(membership.members)) }
+    }
+
+    /// Whether a change the backend already holds was accepted when first applied: its effect is
+    /// still visible in the membership (or undone by a later change, whose replay follows).
+    private func acceptedBefore(_ change: Raftpb_ConfChange) -> Bool {
+        let id = change.nodeID ?? 0
+        switch change.type ?? .confChangeAddNode {
+        case .confChangeRemoveNode: return membership.isRemoved(id)
+        case .confChangeUpdateNode: return false  // no effect on raft's configuration
+        default:
+            guard let m = membership.member(id) else { return false }
+            return Membership.isPromotion(change.context ?? []) ? !m.isLearner : true
+        }
     }
 
     /// Applies one normal entry; returns the answer for a proposer waiting on this member.

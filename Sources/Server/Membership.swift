@@ -29,6 +29,17 @@ public struct Member: Sendable, Equatable {
         return s + "}"
     }
 
+    /// The member as the Cluster service lists it.
+    public var proto: Etcdserverpb_Member {
+        var m = Etcdserverpb_Member()
+        m.id = id
+        m.name = name
+        m.peerUrls = peerURLs
+        m.clientUrls = clientURLs
+        m.isLearner = isLearner
+        return m
+    }
+
     /// Parses etcd's member JSON (ConfChange context, `members` bucket values).
     public init?(json bytes: [UInt8]) {
         guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
@@ -96,6 +107,50 @@ final class Membership: Sendable {
         Array(("[" + members.map(\.json).joined(separator: ",") + "]").utf8)
     }
 
+    /// Whether a ConfChange context is etcd's promotion of a learner (`"isPromote":true`).
+    static func isPromotion(_ context: [UInt8]) -> Bool {
+        let object = try? JSONSerialization.jsonObject(with: Data(context)) as? [String: Any]
+        return object?["isPromote"] as? Bool ?? false
+    }
+
+    /// etcd's ValidateConfigurationChange: nil when `change` may be applied to the membership as
+    /// it stands, else the error its proposer gets (the change then has no effect anywhere).
+    func validate(_ change: Raftpb_ConfChange) -> ServerError? {
+        let id = change.nodeID ?? 0
+        let context = change.context ?? []
+        return state.withLock { s -> ServerError? in
+            if s.removed.contains(id) { return .memberNotFound }
+            switch change.type ?? .confChangeAddNode {
+            case .confChangeAddNode, .confChangeAddLearnerNode:
+                if Self.isPromotion(context) {
+                    guard let m = s.members[id] else { return .memberNotFound }
+                    return m.isLearner ? nil : .memberNotLearner
+                }
+                if s.members[id] != nil { return .memberExists }
+                let new = Member(json: context)
+                let inUse = Set(s.members.values.flatMap(\.peerURLs))
+                if new?.peerURLs.contains(where: inUse.contains) ?? false { return .peerURLExists }
+                if change.type == .confChangeAddLearnerNode || new?.isLearner == true,
+                   s.members.values.filter(\.isLearner).count + 1 > Self.maxLearners
+                {
+                    return .tooManyLearners
+                }
+                return nil
+            case .confChangeRemoveNode:
+                return s.members[id] == nil ? .memberNotFound : nil
+            case .confChangeUpdateNode:
+                guard s.members[id] != nil else { return .memberNotFound }
+                let inUse = Set(s.members.values.filter { $0.id != id }.flatMap(\.peerURLs))
+                return (Member(json: context)?.peerURLs ?? []).contains(where: inUse.contains) ? .peerURLExists : nil
+            default:
+                return .internal("unknown ConfChange type")
+            }
+        }
+    }
+
+    /// etcd allows one learner at a time.
+    static let maxLearners = 1
+
     // MARK: Writes (apply thread)
 
     /// Applies a committed `raftpb.ConfChange` (bootstrap entries and, later, member add/remove).
@@ -105,6 +160,12 @@ final class Membership: Sendable {
         guard let nodeID = change.nodeID, nodeID != 0 else { return nil }
         switch change.type ?? .confChangeAddNode {
         case .confChangeAddNode, .confChangeAddLearnerNode:
+            if Self.isPromotion(change.context ?? []) {
+                guard var m = member(nodeID) else { return nil }
+                m.isLearner = false
+                try save(m, in: session)
+                return m
+            }
             guard var m = Member(json: change.context ?? []), m.id == nodeID else { return nil }
             if state.withLock({ $0.removed.contains(nodeID) }) { return nil }
             m.isLearner = change.type == .confChangeAddLearnerNode

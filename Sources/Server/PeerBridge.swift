@@ -40,6 +40,8 @@ final class PeerBridge: PeerHandler, MessageSender, PeerPoster {
     func reportUnreachable(_ id: UInt64) { node?.driver.submit(.unreachable(id)) }
     func reportSnapshot(_ id: UInt64, failed: Bool) { node?.driver.submit(.snapshotStatus(id, failed: failed)) }
 
+    func removedFromCluster(reportedBy peer: UInt64) { node?.removedFromCluster() }
+
     func receivedSnapshot(_ message: Message, dbPath: String) {
         node?.receivedSnapshot(message, dbPath: dbPath)
     }

@@ -11,6 +11,9 @@ final class ProposalRegistry: Sendable {
         var request: Etcdserverpb_InternalRaftRequest
         var deadline: ContinuousClock.Instant
         var completion: @Sendable (ApplyResult) -> Void
+        /// A membership change still applies after a leader change once committed; etcd's
+        /// configure waits for it (or the timeout) rather than answering "leader changed".
+        var survivesLeaderChange = false
     }
 
     private let waiters = Mutex<[UInt64: Waiter]>([:])
@@ -31,10 +34,19 @@ final class ProposalRegistry: Sendable {
         take(id)?.completion(.failure(error))
     }
 
-    /// Answers every waiter with `error` (leader change, stop).
+    /// Answers every waiter with `error` (stop).
     func failAll(_ error: ServerError) {
         let all = waiters.withLock { w in defer { w.removeAll() }; return w }
         for (_, w) in all { w.completion(.failure(error)) }
+    }
+
+    /// Answers "leader changed" to every waiter but those that outlive a leader change.
+    func failOnLeaderChange() {
+        let due = waiters.withLock { w -> [Waiter] in
+            let ids = w.filter { !$0.value.survivesLeaderChange }.map(\.key)
+            return ids.compactMap { w.removeValue(forKey: $0) }
+        }
+        for w in due { w.completion(.failure(.leaderChanged)) }
     }
 
     /// Answers with `error` every waiter whose deadline has passed.
@@ -71,6 +83,8 @@ public enum ApplyResult: Sendable {
     case leaseGrant(Etcdserverpb_LeaseGrantResponse)
     case leaseRevoke(Etcdserverpb_LeaseRevokeResponse)
     case alarm(Etcdserverpb_AlarmResponse)
+    /// A membership change was applied: the members after it.
+    case members([Member])
     case none
     case failure(ServerError)
 }

@@ -28,6 +28,10 @@ protocol MessageSender: AnyObject, Sendable {
 /// What the rest of the member may ask of raft, handled in order on the raft loop.
 enum DriverInput: Sendable {
     case propose([UInt8])
+    /// A membership change (etcd's `raftpb.ConfChange` bytes).
+    case proposeConfChange([UInt8])
+    /// A committed membership change the applier accepted: raft's configuration takes it.
+    case applyConfChange(ConfChange)
     case step(Message)
     case tick
     /// Starts a ReadIndex round for the reads queued in `LinearizableReads`.
@@ -145,6 +149,14 @@ final class RaftDriver: @unchecked Sendable {
         return true
     }
 
+    /// The leader's view of every member's log (nil on a follower: only a leader tracks it).
+    func progress() async -> [UInt64: PeerStatus]? {
+        try? await loop.submit { [self] () -> [UInt64: PeerStatus]? in
+            let st = node.status
+            return st.softState.raftState == .leader ? st.progress : nil
+        }.get()
+    }
+
     /// Stops taking inputs; what was handed in is persisted and given to the applier first.
     func stop() {
         accepting.store(false, ordering: .releasing)
@@ -161,6 +173,14 @@ final class RaftDriver: @unchecked Sendable {
     private func handle(_ input: DriverInput) {
         switch input {
         case .propose(let data): pending.append(data)
+        case .proposeConfChange(let data):
+            // Refused while no leader is known; the proposer's wait then times out, as in etcd.
+            do { try node.proposeConfChange(data: data) } catch {
+                logger.warning("dropped a configuration change proposal: \(error)")
+            }
+        case .applyConfChange(let cc):
+            let cs = node.applyConfChange(cc)
+            status.withLock { $0.voters = cs.voters }
         case .step(let m): step(m)
         case .tick: tick()
         case .readIndex: reads.startRound { node.readIndex(context: $0) }
@@ -270,7 +290,8 @@ final class RaftDriver: @unchecked Sendable {
                 reads.startRound { node.readIndex(context: $0) }
             }
             if !rd.committedEntries.isEmpty {
-                for e in rd.committedEntries where e.type == .confChange { applyConfChange(e) }
+                // Membership changes reach raft's configuration from the applier, once it has
+                // validated them against the membership (`.applyConfChange`), as etcd applies them.
                 applier.applyCommitted(rd.committedEntries)
             }
             node.advance(rd)
@@ -323,16 +344,6 @@ final class RaftDriver: @unchecked Sendable {
         }
     }
 
-    /// Membership changes take effect in raft as they are handed to the applier, which records
-    /// them in the `members` bucket.
-    private func applyConfChange(_ e: Entry) {
-        guard let pb = try? Raftpb_ConfChange(serializedBytes: e.data), let cc = try? ConfChange(pb) else {
-            fatal("undecodable ConfChange at index \(e.index)")
-        }
-        let cs = node.applyConfChange(cc)
-        status.withLock { $0.voters = cs.voters }
-    }
-
     private func leadershipChanged(_ ss: SoftState) {
         let (previous, wasLeader) = status.withLock { s -> (UInt64, Bool) in
             let before = (s.leader, s.isLeader)
@@ -356,7 +367,7 @@ final class RaftDriver: @unchecked Sendable {
             if previous != 0 {
                 // Proposals forwarded to the old leader may be lost with it: answer now rather
                 // than at the request timeout, as etcd's clients expect.
-                registry.failAll(.leaderChanged)
+                registry.failOnLeaderChange()
                 reads.failRound(.leaderChanged)
             }
             if ss.lead != 0, !held.isEmpty {

@@ -29,6 +29,16 @@ public enum ServerError: Error, Sendable, Equatable {
     case tooManyRequests
     case corrupt
     case unhealthy
+    // Membership changes.
+    case memberExists
+    case peerURLExists
+    case memberNotEnoughStarted
+    case memberBadURLs
+    case memberNotLearner
+    case learnerNotReady
+    case tooManyLearners
+    case badLeaderTransferee
+    case leaderTransferTimeout
     // Auth.
     case authNotEnabled
     case permissionDenied

@@ -71,15 +71,7 @@ extension ServerNode {
     public func memberList() -> Etcdserverpb_MemberListResponse {
         var response = Etcdserverpb_MemberListResponse()
         response.header = header()
-        response.members = membership.members.map {
-            var m = Etcdserverpb_Member()
-            m.id = $0.id
-            m.name = $0.name
-            m.peerUrls = $0.peerURLs
-            m.clientUrls = $0.clientURLs
-            m.isLearner = $0.isLearner
-            return m
-        }
+        response.members = membership.members.map(\.proto)
         return response
     }
 

@@ -47,6 +47,10 @@ public final class ServerNode: Sendable {
     /// `--initial-cluster` as members (ids as etcd computes them).
     let initialMembers: [Member]
     private let nextRequestID: Atomic<UInt64>
+    /// Set once this member learns it was removed from the cluster.
+    let removed = Mutex(false)
+    /// Called once when this member is removed from the cluster (the process should stop).
+    public let onRemoved = Mutex<(@Sendable () -> Void)?>(nil)
 
     /// Opens (or creates) the member's data directory and starts raft and the applier. A new
     /// member bootstraps the cluster of `--initial-cluster`; a member with a WAL resumes from it.
@@ -61,10 +65,12 @@ public final class ServerNode: Sendable {
          wrapLog: ((DurableLog) -> DurableLog)?) throws {
         self.options = options
         self.logger = logger
-        let initial = options.initialCluster.map {
+        var initial = options.initialCluster.map {
             Member(id: Identity.memberID(peerURLs: $0.peerURLs, clusterToken: options.clusterToken),
                    name: $0.name, peerURLs: $0.peerURLs.sorted())
         }
+        let joining = options.existingCluster
+        if let joining { initial = try Self.assignIDs(local: initial, existing: joining) }
         initialMembers = initial
         let die: @Sendable (String) -> Never = fatal ?? { message in
             Logger(label: "etcdserver").critical("\(message)")
@@ -75,8 +81,10 @@ public final class ServerNode: Sendable {
         // ignores --initial-cluster on restart).
         let recovered = storage.hasLog ? try storage.openLog() : nil
         memberID = recovered.flatMap { $0.memberID != 0 ? $0.memberID : nil }
+            ?? (joining != nil ? initial.first { $0.name == options.name }?.id : nil)
             ?? Identity.memberID(peerURLs: options.advertisePeerURLs, clusterToken: options.clusterToken)
-        clusterID = recovered.flatMap { $0.clusterID != 0 ? $0.clusterID : nil } ?? Identity.clusterID(memberIDs: initial.map(\.id))
+        clusterID = recovered.flatMap { $0.clusterID != 0 ? $0.clusterID : nil } ?? joining?.clusterID
+            ?? Identity.clusterID(memberIDs: initial.map(\.id))
         lessor = try Lessor(backend: storage.backend, minTTL: options.minLeaseTTL)
         watchable = WatchableStore(store: storage.store)
         alarms = try AlarmSet(backend: storage.backend)
@@ -113,7 +121,11 @@ public final class ServerNode: Sendable {
         } else {
             try storage.createLog(memberID: memberID, clusterID: clusterID)
             node = try RawNode(config: config, storage: raftStorage)
-            try node.bootstrap(peers: initial.sorted { $0.id < $1.id }.map { ($0.id, Self.addNodeChange($0)) })
+            if joining == nil {
+                try node.bootstrap(peers: initial.sorted { $0.id < $1.id }.map { ($0.id, Self.addNodeChange($0)) })
+            }
+            // A member joining a running cluster starts with an empty log: the leader sends it
+            // the log (or a snapshot), membership changes included.
             logger.info("starting member \(Identity.hex(memberID)) in cluster \(Identity.hex(clusterID))")
         }
         let reads = LinearizableReads(timeout: options.requestTimeout, memberID: memberID)
@@ -131,6 +143,7 @@ public final class ServerNode: Sendable {
                 lessor.demote()
             }
         }
+        applier.onConfChange = { [weak self] cc, replayed in self?.confChangeApplied(cc, replayed: replayed) }
         let snapshotCount = UInt64(max(options.snapshotCount, 1))
         let lastSnapshot = Atomic<UInt64>(applier.appliedIndex)
         applier.onApplied = { [storage, driver, logger] index in

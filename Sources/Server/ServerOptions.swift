@@ -17,6 +17,12 @@ public struct ServerOptions: Sendable {
     public var walSegmentBytes: Int = 64 * 1024 * 1024
     public var heartbeatMs: Int = 100
     public var electionTimeoutMs: Int = 1000
+    /// `--strict-reconfig-check`: refuse membership changes that could cost the quorum.
+    public var strictReconfigCheck = true
+    /// `--initial-cluster-state existing`: join a running cluster instead of bootstrapping one.
+    public var joinExisting = false
+    /// The running cluster a new member joins (fetched from its peers before the member starts).
+    public var existingCluster: ExistingCluster?
 
     /// etcd's request timeout: 5 s plus two election timeouts.
     public var requestTimeout: Duration { .seconds(5) + .milliseconds(2 * electionTimeoutMs) }
