@@ -108,7 +108,11 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Storage"]),
         .testTarget(name: "LeaseTests", dependencies: ["Lease", "Storage"]),
-        .testTarget(name: "AuthTests", dependencies: ["Auth", "Storage"]),
+        .testTarget(name: "AuthTests", dependencies: [
+            "Auth", "Storage",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "APITests", dependencies: ["API", "Server", "EtcdProto"]),
         .testTarget(name: "TransportTests", dependencies: [
