@@ -58,7 +58,7 @@ let package = Package(
         ]),
         // Member lifecycle: raft driver, applier, membership, proposals, reads.
         .target(name: "Server", dependencies: [
-            "Storage", "MVCC", "Lease", "Raft", "EtcdProto", "Transport",
+            "Storage", "MVCC", "Lease", "Auth", "Raft", "EtcdProto", "Transport",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -77,7 +77,7 @@ let package = Package(
         ]),
         // gRPC services, HTTP endpoints, protobuf <-> server calls.
         .target(name: "API", dependencies: [
-            "GRPC", "Server", "EtcdProto", "Config",
+            "GRPC", "Server", "Auth", "EtcdProto", "Config",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -87,6 +87,9 @@ options.quotaBackendBytes = config.quotaBackendBytes
 options.snapshotCount = config.snapshotCount
 options.heartbeatMs = config.heartbeatIntervalMs
 options.electionTimeoutMs = config.electionTimeoutMs
+options.authToken = config.authToken
+options.authTokenTTL = config.authTokenTTL
+options.bcryptCost = config.bcryptCost
 
 let node: ServerNode
 do {

@@ -71,6 +71,8 @@ public enum ApplyResult: Sendable {
     case leaseGrant(Etcdserverpb_LeaseGrantResponse)
     case leaseRevoke(Etcdserverpb_LeaseRevokeResponse)
     case alarm(Etcdserverpb_AlarmResponse)
+    /// Any Auth call's response (they share no fields but the header).
+    case auth(any ProtoMessage)
     case none
     case failure(ServerError)
 }

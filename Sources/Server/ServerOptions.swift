@@ -17,6 +17,11 @@ public struct ServerOptions: Sendable {
     public var walSegmentBytes: Int = 64 * 1024 * 1024
     public var heartbeatMs: Int = 100
     public var electionTimeoutMs: Int = 1000
+    /// `--auth-token`: "simple", "jwt,..." or "".
+    public var authToken: String = "simple"
+    /// `--auth-token-ttl` in seconds (simple tokens).
+    public var authTokenTTL: Int = 300
+    public var bcryptCost: Int = 10
 
     /// etcd's request timeout: 5 s plus two election timeouts.
     public var requestTimeout: Duration { .seconds(5) + .milliseconds(2 * electionTimeoutMs) }
