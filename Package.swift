@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
     ],
     targets: [
         // System C libraries, found with pkg-config.
@@ -45,9 +46,19 @@ let package = Package(
         // Revisions, key index, range/put/delete/txn, compaction.
         .target(name: "MVCC", dependencies: ["Storage"]),
         .target(name: "Lease", dependencies: ["Storage"]),
+        // Users, roles, permissions, bcrypt, simple and JWT tokens.
+        .target(name: "Auth", dependencies: [
+            "Storage",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ], swiftSettings: [
+            // bcrypt runs Blowfish ~10^6 times per password check: unoptimized, a check at etcd's
+            // default cost takes a second, which debug-build e2e runs (one per etcdctl call) feel.
+            .unsafeFlags(["-O"], .when(configuration: .debug)),
+        ]),
         // Member lifecycle: raft driver, applier, membership, proposals, reads.
         .target(name: "Server", dependencies: [
-            "Storage", "MVCC", "Lease", "Raft", "EtcdProto", "Transport",
+            "Storage", "MVCC", "Lease", "Auth", "Raft", "EtcdProto", "Transport",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -66,7 +77,7 @@ let package = Package(
         ]),
         // gRPC services, HTTP endpoints, protobuf <-> server calls.
         .target(name: "API", dependencies: [
-            "GRPC", "Server", "EtcdProto", "Config",
+            "GRPC", "Server", "Auth", "EtcdProto", "Config",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -97,6 +108,11 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Storage"]),
         .testTarget(name: "LeaseTests", dependencies: ["Lease", "Storage"]),
+        .testTarget(name: "AuthTests", dependencies: [
+            "Auth", "Storage",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "APITests", dependencies: ["API", "Server", "EtcdProto"]),
         .testTarget(name: "TransportTests", dependencies: [

@@ -25,6 +25,7 @@ public final class ClientServer: Sendable {
         LeaseService(node: node).register(on: router)
         WatchService(node: node).register(on: router)
         ConcurrencyServices(node: node).register(on: router)
+        AuthService(node: node).register(on: router)
         var configuration = GRPCServerConfiguration()
         configuration.maxReceiveMessageSize = node.options.maxRequestBytes + Self.grpcOverheadBytes
         self.logger = logger

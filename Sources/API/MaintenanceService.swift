@@ -14,15 +14,18 @@ struct MaintenanceService {
         }
         // Hashes read the whole key space: off the event loop, so other calls keep flowing.
         router.unary("/etcdserverpb.Maintenance/HashKV") { (r: Etcdserverpb_HashKVRequest, _) throws(ServerError) in
-            try await offLoop { () throws(ServerError) in try node.hashKV(revision: r.revision) }
+            try await node.checkAdmin()
+            return try await offLoop { () throws(ServerError) in try node.hashKV(revision: r.revision) }
         }
         router.unary("/etcdserverpb.Maintenance/Hash") { (_: Etcdserverpb_HashRequest, _) throws(ServerError) in
-            try await offLoop { () throws(ServerError) in try node.hash() }
+            try await node.checkAdmin()
+            return try await offLoop { () throws(ServerError) in try node.hash() }
         }
         router.unary("/etcdserverpb.Maintenance/Alarm") { (r: Etcdserverpb_AlarmRequest, _) throws(ServerError) in
             try await node.alarm(r)
         }
         router.unary("/etcdserverpb.Maintenance/Defragment") { (_: Etcdserverpb_DefragmentRequest, _) throws(ServerError) in
+            try await node.checkAdmin()
             // LMDB reuses freed pages itself, and the quota counts pages in use; nothing to rewrite.
             var response = Etcdserverpb_DefragmentResponse()
             response.header = node.header()

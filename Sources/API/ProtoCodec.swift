@@ -12,10 +12,17 @@ extension GRPCRouter {
     ) {
         addUnary(path) { buffer, context in
             let request: Request = try ProtoCodec.decode(buffer)
-            do throws(ServerError) {
-                return ProtoCodec.encode(try await body(request, context))
-            } catch {
-                throw error.grpcStatus
+            // The client's token travels with the task, for the server to resolve where etcd does.
+            let result = await RequestCredentials.$current.withValue(RequestCredentials.from(context)) {
+                do throws(ServerError) {
+                    return Result<Response, ServerError>.success(try await body(request, context))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            switch result {
+            case .success(let response): return ProtoCodec.encode(response)
+            case .failure(let error): throw error.grpcStatus
             }
         }
     }

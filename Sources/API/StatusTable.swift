@@ -50,6 +50,23 @@ extension ServerError {
         case .authNotEnabled: GRPCStatus(code: .failedPrecondition, message: "etcdserver: authentication is not enabled")
         case .permissionDenied: GRPCStatus(code: .permissionDenied, message: "etcdserver: permission denied")
         case .invalidAuthToken: GRPCStatus(code: .unauthenticated, message: "etcdserver: invalid auth token")
+        case .rootUserNotExist: GRPCStatus(code: .failedPrecondition, message: "etcdserver: root user does not exist")
+        case .rootRoleNotExist:
+            GRPCStatus(code: .failedPrecondition, message: "etcdserver: root user does not have root role")
+        case .userAlreadyExist: GRPCStatus(code: .failedPrecondition, message: "etcdserver: user name already exists")
+        case .userEmpty: GRPCStatus(code: .invalidArgument, message: "etcdserver: user name is empty")
+        case .userNotFound: GRPCStatus(code: .failedPrecondition, message: "etcdserver: user name not found")
+        case .roleAlreadyExist: GRPCStatus(code: .failedPrecondition, message: "etcdserver: role name already exists")
+        case .roleNotFound: GRPCStatus(code: .failedPrecondition, message: "etcdserver: role name not found")
+        case .roleEmpty: GRPCStatus(code: .invalidArgument, message: "etcdserver: role name is empty")
+        case .authFailed:
+            GRPCStatus(code: .invalidArgument, message: "etcdserver: authentication failed, invalid user ID or password")
+        case .roleNotGranted:
+            GRPCStatus(code: .failedPrecondition, message: "etcdserver: role is not granted to the user")
+        case .permissionNotGranted:
+            GRPCStatus(code: .failedPrecondition, message: "etcdserver: permission is not granted to the role")
+        case .authOldRevision: GRPCStatus(code: .invalidArgument, message: "etcdserver: revision of auth store is old")
+        case .invalidAuthManagement: GRPCStatus(code: .invalidArgument, message: "etcdserver: invalid auth management")
         case .internal(let what): GRPCStatus(code: .unknown, message: what)
         }
     }

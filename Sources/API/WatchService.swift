@@ -11,8 +11,10 @@ struct WatchService {
 
     func register(on router: GRPCRouter) {
         let node = self.node
-        router.addBidiStreaming("/etcdserverpb.Watch/Watch") { requests, responses, _ in
-            try await WatchSession(node: node).run(requests: requests, responses: responses)
+        router.addBidiStreaming("/etcdserverpb.Watch/Watch") { requests, responses, context in
+            try await RequestCredentials.$current.withValue(RequestCredentials.from(context)) {
+                try await WatchSession(node: node).run(requests: requests, responses: responses)
+            }
         }
     }
 }
@@ -41,8 +43,26 @@ private final class WatchSession: Sendable {
             }
             for try await message in requests {
                 let request: Etcdserverpb_WatchRequest = try ProtoCodec.decode(message)
+                if case .createRequest(let create) = request.requestUnion, let reason = await denial(create) {
+                    var refused = WatchResponse(watchID: -1, revision: node.currentRevision, canceled: true, cancelReason: reason)
+                    refused.created = true
+                    stream.sendControl(refused)
+                    continue
+                }
                 handle(request)
             }
+        }
+    }
+
+    /// Why a watch may not be created for the stream's user (etcd's isWatchPermitted), or nil. As
+    /// etcd 3.4 does, a range end of "\0" is checked as the single key.
+    private func denial(_ create: Etcdserverpb_WatchCreateRequest) async -> String? {
+        let end = create.rangeEnd == [0] ? [] : create.rangeEnd
+        do throws(ServerError) {
+            try await node.checkWatch(key: create.key, rangeEnd: end)
+            return nil
+        } catch {
+            return error.watchCancelReason
         }
     }
 

@@ -89,6 +89,9 @@ options.heartbeatMs = config.heartbeatIntervalMs
 options.electionTimeoutMs = config.electionTimeoutMs
 options.strictReconfigCheck = config.strictReconfigCheck
 options.joinExisting = !config.isNewCluster
+options.authToken = config.authToken
+options.authTokenTTL = config.authTokenTTL
+options.bcryptCost = config.bcryptCost
 
 if options.joinExisting && !ServerNode.hasLog(dataDir: options.dataDir) {
     guard let existing = await ServerNode.fetchExistingCluster(options: options) else {

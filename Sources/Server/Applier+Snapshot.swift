@@ -49,6 +49,7 @@ extension Applier {
         for (key, lease) in leases { try? lessor.attach(id: lease, key: key) }
         try membership.reload(storage.backend)
         try alarms.reload(storage.backend)
+        try auth.reload()
         watchable.restore()
         if primary { lessor.promote(extend: .seconds(1)) }
     }

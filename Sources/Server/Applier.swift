@@ -1,3 +1,4 @@
+import Auth
 import EtcdProto
 import Foundation
 import Lease
@@ -28,6 +29,7 @@ enum ApplyBatch: Sendable {
 final class Applier: @unchecked Sendable {
     let storage: MemberStorage
     let lessor: Lessor
+    let auth: AuthStore
     let watchable: WatchableStore
     let membership: Membership
     let alarms: AlarmSet
@@ -47,10 +49,11 @@ final class Applier: @unchecked Sendable {
     /// A fatal error: the member must stop (etcd panics).
     let fatal: @Sendable (String) -> Never
 
-    init(storage: MemberStorage, lessor: Lessor, watchable: WatchableStore, membership: Membership, alarms: AlarmSet,
+    init(storage: MemberStorage, lessor: Lessor, auth: AuthStore, watchable: WatchableStore, membership: Membership, alarms: AlarmSet,
          registry: ProposalRegistry, logger: Logger, fatal: @escaping @Sendable (String) -> Never) {
         self.storage = storage
         self.lessor = lessor
+        self.auth = auth
         self.watchable = watchable
         self.membership = membership
         self.alarms = alarms
@@ -246,12 +249,14 @@ final class Applier: @unchecked Sendable {
         }
         // Entries the backend already holds (replayed after a restart) are not applied twice.
         if entry.index <= session.appliedThrough { return waiter.map { ($0.completion, .none) } }
-        let result = applyV3(request, in: session)
+        let result = applyV3(request, index: entry.index, in: session)
         return waiter.map { ($0.completion, result) }
     }
 
-    private func applyV3(_ request: Etcdserverpb_InternalRaftRequest, in session: ApplySession) -> ApplyResult {
+    private func applyV3(_ request: Etcdserverpb_InternalRaftRequest, index: UInt64, in session: ApplySession) -> ApplyResult {
         do throws(ServerError) {
+            if let denied = authDenial(request) { return .failure(denied) }
+            if let result = try applyAuth(request, index: index, in: session) { return result }
             if let put = request.put {
                 return .put(try session.write { w throws(ServerError) in try KVApply.put(put, in: w) })
             }

@@ -85,6 +85,8 @@ public enum ApplyResult: Sendable {
     case alarm(Etcdserverpb_AlarmResponse)
     /// A membership change was applied: the members after it.
     case members([Member])
+    /// Any Auth call's response (they share no fields but the header).
+    case auth(any ProtoMessage)
     case none
     case failure(ServerError)
 }

@@ -43,6 +43,19 @@ public enum ServerError: Error, Sendable, Equatable {
     case authNotEnabled
     case permissionDenied
     case invalidAuthToken
+    case rootUserNotExist
+    case rootRoleNotExist
+    case userAlreadyExist
+    case userEmpty
+    case userNotFound
+    case roleAlreadyExist
+    case roleNotFound
+    case roleEmpty
+    case authFailed
+    case roleNotGranted
+    case permissionNotGranted
+    case authOldRevision
+    case invalidAuthManagement
     /// An unexpected internal failure (storage I/O): the message says what failed.
     case `internal`(String)
 }

@@ -161,7 +161,10 @@ extension ServerNode {
                 for id in self.lessor.expiredLeases(limit: Lessor.revokeRate / 2) {
                     var revoke = Etcdserverpb_LeaseRevokeRequest()
                     revoke.id = id
-                    _ = try? await self.propose { $0.leaseRevoke = revoke }
+                    // With root rights, as etcd's WithRoot: the lease's keys may be anyone's.
+                    _ = try? await RequestCredentials.$current.withValue(.root) {
+                        try await self.propose { $0.leaseRevoke = revoke }
+                    }
                 }
             }
         }

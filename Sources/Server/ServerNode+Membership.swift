@@ -3,7 +3,8 @@ import Foundation
 import Raft
 
 /// The Cluster service's changes and leader transfer (etcd's `AddMember`, `RemoveMember`,
-/// `UpdateMember`, `PromoteMember`, `MoveLeader`): checked as etcd checks them before proposing,
+/// `UpdateMember`, `PromoteMember`, `MoveLeader`): checked as etcd checks them before proposing
+/// (root only when auth is on, as etcd's checkMembershipOperationPermission; not MoveLeader),
 /// proposed as `raftpb.ConfChange` entries, validated again when applied (`Membership.validate`),
 /// and answered with the members after the change.
 extension ServerNode {
@@ -14,6 +15,7 @@ extension ServerNode {
 
     /// Adds a voter, or a learner. Returns the new member and the members after the change.
     public func addMember(peerURLs: [String], isLearner: Bool) async throws(ServerError) -> (Member, [Member]) {
+        try await checkAdmin()
         let urls = peerURLs.sorted()
         // etcd names a new member after its URLs and the time (no cluster token).
         let id = Identity.memberID(peerURLs: urls, clusterToken: "", unixTime: Int64(Date().timeIntervalSince1970))
@@ -30,6 +32,7 @@ extension ServerNode {
     }
 
     public func removeMember(id: UInt64) async throws(ServerError) -> [Member] {
+        try await checkAdmin()
         if options.strictReconfigCheck, let m = membership.member(id), !m.isLearner {
             guard readyToRemoveVoter(id) else { throw .memberNotEnoughStarted }
             // A member that is down is no part of the active quorum: removing it is safe.
@@ -46,6 +49,7 @@ extension ServerNode {
     }
 
     public func updateMember(id: UInt64, peerURLs: [String]) async throws(ServerError) -> [Member] {
+        try await checkAdmin()
         var change = Raftpb_ConfChange()
         change.type = .confChangeUpdateNode
         change.nodeID = id
@@ -56,6 +60,7 @@ extension ServerNode {
     /// Promotes a learner. Only the leader knows whether the learner is in sync; a follower
     /// answers "not leader" (the API forwards nothing yet: clients retry on the leader).
     public func promoteMember(id: UInt64) async throws(ServerError) -> [Member] {
+        try await checkAdmin()
         guard let progress = await driver.progress() else { throw .notLeader }
         if let learner = progress[id] {
             let leaderMatch = progress[memberID]?.match ?? 0

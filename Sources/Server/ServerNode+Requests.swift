@@ -1,3 +1,4 @@
+import Auth
 import EtcdProto
 import Lease
 
@@ -8,7 +9,9 @@ extension ServerNode {
     /// a ReadIndex round and for the applier to reach its index.
     public func range(_ r: Etcdserverpb_RangeRequest) async throws(ServerError) -> Etcdserverpb_RangeResponse {
         if !r.serializable { try await linearizableBarrier() }
+        let info = try await authorizeRead { info throws(AuthError) in try auth.checkRange(info, key: r.key, rangeEnd: r.rangeEnd) }
         var response = try storage.withReadView { view throws(ServerError) in try KVApply.range(r, in: view) }
+        try checkStale(info)
         response.header = fill(response.header)
         return response
     }
@@ -33,9 +36,11 @@ extension ServerNode {
         var response: Etcdserverpb_TxnResponse
         if KVApply.isReadOnly(r) {
             if !Self.isSerializable(r) { try await linearizableBarrier() }
+            let info = try await authorizeRead { info throws(AuthError) in try checkTxnAuth(auth, info, r) }
             response = try storage.withReadView { view throws(ServerError) in
                 try KVApply.txn(r, in: ReadOnlyWriter(base: view, lessor: lessor))
             }
+            try checkStale(info)
         } else {
             try await checkQuota(cost: Self.cost(r))
             guard case .txn(let applied) = try await propose({ $0.txn = r }) else { throw .internal("unexpected result") }

@@ -1,3 +1,4 @@
+import Auth
 import EtcdProto
 import Foundation
 import Lease
@@ -30,6 +31,7 @@ public final class ServerNode: Sendable {
     let logger: Logger
     let storage: MemberStorage
     let lessor: Lessor
+    let auth: AuthStore
     public let watchable: WatchableStore
     let alarms: AlarmSet
     let membership: Membership
@@ -86,11 +88,14 @@ public final class ServerNode: Sendable {
         clusterID = recovered.flatMap { $0.clusterID != 0 ? $0.clusterID : nil } ?? joining?.clusterID
             ?? Identity.clusterID(memberIDs: initial.map(\.id))
         lessor = try Lessor(backend: storage.backend, minTTL: options.minLeaseTTL)
+        auth = try AuthStore(backend: storage.backend,
+                             tokens: makeTokenProvider(options.authToken, simpleTTL: .seconds(options.authTokenTTL)),
+                             bcryptCost: options.bcryptCost)
         watchable = WatchableStore(store: storage.store)
         alarms = try AlarmSet(backend: storage.backend)
         membership = try Membership(localID: memberID, clusterID: clusterID, backend: storage.backend)
         for (key, lease) in storage.store.restoredLeases { try? lessor.attach(id: lease, key: key) }
-        applier = Applier(storage: storage, lessor: lessor, watchable: watchable, membership: membership, alarms: alarms,
+        applier = Applier(storage: storage, lessor: lessor, auth: auth, watchable: watchable, membership: membership, alarms: alarms,
                           registry: registry, logger: logger, fatal: die)
         nextRequestID = Atomic(memberID << 48 ^ UInt64(Date().timeIntervalSince1970 * 1000) << 8)
 
@@ -232,6 +237,7 @@ public final class ServerNode: Sendable {
         var request = Etcdserverpb_InternalRaftRequest()
         let id = nextID()
         request.id = id
+        request.header = try await authHeader(id: id)
         build(&request)
         let data = request.serializedBytes()
         if data.count > options.maxRequestBytes { throw .requestTooLarge }

@@ -23,6 +23,11 @@ public struct ServerOptions: Sendable {
     public var joinExisting = false
     /// The running cluster a new member joins (fetched from its peers before the member starts).
     public var existingCluster: ExistingCluster?
+    /// `--auth-token`: "simple", "jwt,..." or "".
+    public var authToken: String = "simple"
+    /// `--auth-token-ttl` in seconds (simple tokens).
+    public var authTokenTTL: Int = 300
+    public var bcryptCost: Int = 10
 
     /// etcd's request timeout: 5 s plus two election timeouts.
     public var requestTimeout: Duration { .seconds(5) + .milliseconds(2 * electionTimeoutMs) }
