@@ -26,6 +26,11 @@ public final class ClientServer: Sendable {
         WatchService(node: node).register(on: router)
         ConcurrencyServices(node: node).register(on: router)
         AuthService(node: node).register(on: router)
+        // etcd's learner serves Status and serializable ranges only (the range checks the rest).
+        router.setAdmission { path in
+            guard node.isLearner, path != "/etcdserverpb.Maintenance/Status", path != "/etcdserverpb.KV/Range" else { return nil }
+            return ServerError.notSupportedForLearner.grpcStatus
+        }
         var configuration = GRPCServerConfiguration()
         configuration.maxReceiveMessageSize = node.options.maxRequestBytes + Self.grpcOverheadBytes
         self.logger = logger

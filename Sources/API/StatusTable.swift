@@ -43,6 +43,7 @@ extension ServerError {
         case .learnerNotReady:
             GRPCStatus(code: .failedPrecondition, message: "etcdserver: can only promote a learner member which is in sync with leader")
         case .tooManyLearners: GRPCStatus(code: .failedPrecondition, message: "etcdserver: too many learner members in cluster")
+        case .notSupportedForLearner: GRPCStatus(code: .unavailable, message: "etcdserver: rpc not supported for learner")
         case .badLeaderTransferee: GRPCStatus(code: .failedPrecondition, message: "etcdserver: bad leader transferee")
         // Not in etcd's gRPC error table: it reaches clients as Unknown with its own text.
         case .leaderTransferTimeout:

@@ -28,6 +28,13 @@ public final class GRPCRouter: Sendable {
     struct Table: Sendable {
         var methods: [String: Handler] = [:]
         var services: Set<String> = []
+        var admission: (@Sendable (String) -> GRPCStatus?)?
+    }
+
+    /// A check every call passes before its handler runs (grpc-go's interceptors do such work):
+    /// given the method path, a status refuses the call. Set before serving.
+    public func setAdmission(_ admit: @escaping @Sendable (_ path: String) -> GRPCStatus?) {
+        table.withLock { $0.admission = admit }
     }
 
     private let table = Mutex(Table())

@@ -211,6 +211,10 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
             finish(call, GRPCRouter.unimplementedStatus(path: call.path, table: table))
             return
         }
+        if let admit = table.admission, let refused = admit(call.path) {
+            finish(call, refused)
+            return
+        }
         var deadline: NIODeadline?
         if let timeout = call.timeout {
             guard let ns = GRPCTimeout.parse(timeout) else {

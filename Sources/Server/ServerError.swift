@@ -39,6 +39,7 @@ public enum ServerError: Error, Sendable, Equatable {
     case tooManyLearners
     case badLeaderTransferee
     case leaderTransferTimeout
+    case notSupportedForLearner
     // Auth.
     case authNotEnabled
     case permissionDenied

@@ -8,7 +8,10 @@ extension ServerNode {
     /// A serializable read is answered from the local store; a linearizable one first waits for
     /// a ReadIndex round and for the applier to reach its index.
     public func range(_ r: Etcdserverpb_RangeRequest) async throws(ServerError) -> Etcdserverpb_RangeResponse {
-        if !r.serializable { try await linearizableBarrier() }
+        if !r.serializable {
+            if isLearner { throw .notSupportedForLearner }
+            try await linearizableBarrier()
+        }
         let info = try await authorizeRead { info throws(AuthError) in try auth.checkRange(info, key: r.key, rangeEnd: r.rangeEnd) }
         var response = try storage.withReadView { view throws(ServerError) in try KVApply.range(r, in: view) }
         try checkStale(info)

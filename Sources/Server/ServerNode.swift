@@ -204,6 +204,8 @@ public final class ServerNode: Sendable {
     /// The known leader (0 when none).
     public var leader: UInt64 { driver.status.withLock { $0.leader } }
     public var isLeader: Bool { driver.status.withLock { $0.isLeader } }
+    /// Whether this member is a learner (no vote; serves serializable reads and Status only).
+    public var isLearner: Bool { membership.member(memberID)?.isLearner ?? false }
     public var leaderChanges: Int { driver.status.withLock { $0.leaderChanges } }
 
     /// The store's newest revision.
