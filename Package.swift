@@ -64,9 +64,16 @@ let package = Package(
         .target(name: "Config", dependencies: [
             .product(name: "Yams", package: "Yams"),
         ]),
+        // etcd's JSON gateway (grpc-gateway's /v3 routes): a descriptor-driven JSON codec over
+        // protobuf-c, calling the gRPC router's handlers in-process.
+        .target(name: "Gateway", dependencies: [
+            "GRPC", "EtcdProto", "CProtobufC",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         // gRPC services, HTTP endpoints, protobuf <-> server calls.
         .target(name: "API", dependencies: [
-            "GRPC", "Server", "EtcdProto", "Config",
+            "GRPC", "Gateway", "Server", "EtcdProto", "Config",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -99,6 +106,7 @@ let package = Package(
         .testTarget(name: "LeaseTests", dependencies: ["Lease", "Storage"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "APITests", dependencies: ["API", "Server", "EtcdProto"]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "EtcdProto", "CProtobufC"]),
         .testTarget(name: "TransportTests", dependencies: [
             "Transport", "Raft", "EtcdProto", "Server",
             .product(name: "NIOCore", package: "swift-nio"),
