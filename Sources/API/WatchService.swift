@@ -43,6 +43,9 @@ private final class WatchSession: Sendable {
                 let request: Etcdserverpb_WatchRequest = try ProtoCodec.decode(message)
                 handle(request)
             }
+            // As etcd's watch server: the client closing its side ends nothing; the watchers keep
+            // sending until the call is cancelled (the JSON gateway half-closes after the body).
+            try await group.next()
         }
     }
 

@@ -172,8 +172,11 @@ public final class GatewayExchange {
             case .empty:
                 body = []
                 if complete {
+                    // The body is over: the gateway half-closes the call, as grpc-gateway's CloseSend.
                     feeding = false
                     if callContext == nil { startStream(first: nil) }
+                    requests?.finish()
+                    requests = nil
                 }
                 return
             case .failure(let e):
@@ -199,6 +202,10 @@ public final class GatewayExchange {
         if callContext == nil {
             // grpc-gateway returns the decoder's error as is: Unknown, 500.
             writeError(GRPCStatus(code: .unknown, message: error.message), afterCall: false)
+        } else {
+            // A later object that does not decode ends what the client sends, not the call.
+            requests?.finish()
+            requests = nil
         }
     }
 
@@ -208,8 +215,6 @@ public final class GatewayExchange {
         self.callContext = callContext
         let (stream, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
         if let first { continuation.yield(first) }
-        // The request side stays open after the body ends, as etcd's server ignores the gateway's
-        // half-close: a watch keeps watching until the client goes away.
         requests = continuation
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let responses = Self.responses(callContext, bound)
