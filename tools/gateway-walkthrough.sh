@@ -72,7 +72,9 @@ step "lease revoke" /v3/kv/lease/revoke '{"ID":4242}'
 step "lease revoke again" /v3/lease/revoke '{"ID":4242}'
 step "watch history" /v3/watch "{\"create_request\":{\"key\":\"$k1\",\"start_revision\":\"1\",\"prev_kv\":true}}"
 step "watch bad first" /v3/watch '{"create_request":{"key":5}}'
-step "maintenance status fields" /v3/maintenance/alarm '{"action":"GET"}'
+step "maintenance alarm list" /v3/maintenance/alarm '{"action":"GET"}'
+step "maintenance hash (Hash, not HashKV)" /v3/maintenance/hash '{"revision":"3"}'
+step "maintenance defragment" /v3/maintenance/defragment '{}'
 step "election proclaim without leader" /v3/election/proclaim "{\"value\":\"$(b64 v2)\"}"
 step "election resign without leader" /v3/election/resign '{}'
 step "unknown path" /v3/kv/nothing '{}'

@@ -24,9 +24,8 @@ struct MaintenanceService {
         }
         router.unary("/etcdserverpb.Maintenance/Defragment") { (_: Etcdserverpb_DefragmentRequest, _) throws(ServerError) in
             // LMDB reuses freed pages itself, and the quota counts pages in use; nothing to rewrite.
-            var response = Etcdserverpb_DefragmentResponse()
-            response.header = node.header()
-            return response
+            // etcd's answer carries no header.
+            Etcdserverpb_DefragmentResponse()
         }
         router.unary("/etcdserverpb.Cluster/MemberList") { (_: Etcdserverpb_MemberListRequest, _) throws(ServerError) in
             node.memberList()

@@ -95,6 +95,8 @@ private final class WatchSession: Sendable {
             for w in batch {
                 var response = Etcdserverpb_WatchResponse()
                 response.header = node.header(revision: w.revision)
+                // etcd's answer to a watch from a compacted revision names no revision.
+                if w.compactRevision != 0 { response.header?.revision = 0 }
                 response.watchID = w.watchID
                 response.created = w.created
                 response.compactRevision = w.compactRevision

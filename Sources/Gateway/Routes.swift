@@ -65,8 +65,8 @@ public enum Routes {
             "/v3/maintenance/alarm": r(mt + "Alarm", Etcdserverpb_AlarmRequest.self, Etcdserverpb_AlarmResponse.self),
             "/v3/maintenance/status": r(mt + "Status", Etcdserverpb_StatusRequest.self, Etcdserverpb_StatusResponse.self),
             "/v3/maintenance/defragment": r(mt + "Defragment", Etcdserverpb_DefragmentRequest.self, Etcdserverpb_DefragmentResponse.self),
-            // Hash and HashKV share this path; grpc-gateway serves the one registered last, HashKV.
-            "/v3/maintenance/hash": r(mt + "HashKV", Etcdserverpb_HashKVRequest.self, Etcdserverpb_HashKVResponse.self),
+            // Hash and HashKV share this path; etcd 3.4.23 answers it with Hash (the first registered).
+            "/v3/maintenance/hash": r(mt + "Hash", Etcdserverpb_HashRequest.self, Etcdserverpb_HashResponse.self),
             "/v3/maintenance/snapshot": r(mt + "Snapshot", Etcdserverpb_SnapshotRequest.self, Etcdserverpb_SnapshotResponse.self),
             "/v3/maintenance/transfer-leadership": r(mt + "MoveLeader", Etcdserverpb_MoveLeaderRequest.self,
                                                      Etcdserverpb_MoveLeaderResponse.self),
