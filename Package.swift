@@ -71,6 +71,12 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        // etcd's L4 gateway (`etcd-swift gateway start`): a TCP proxy over a cluster's endpoints.
+        .target(name: "TCPProxy", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // gRPC services, HTTP endpoints, protobuf <-> server calls.
         .target(name: "API", dependencies: [
             "GRPC", "Gateway", "Server", "EtcdProto", "Config",
@@ -80,7 +86,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "EtcdSwift", dependencies: [
-            "Config", "API", "Server",
+            "Config", "API", "Server", "TCPProxy",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -105,6 +111,12 @@ let package = Package(
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Storage"]),
         .testTarget(name: "LeaseTests", dependencies: ["Lease", "Storage"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+        .testTarget(name: "TCPProxyTests", dependencies: [
+            "TCPProxy",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "APITests", dependencies: ["API", "Server", "EtcdProto"]),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "EtcdProto", "CProtobufC"]),
         .testTarget(name: "TransportTests", dependencies: [
