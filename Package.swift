@@ -75,16 +75,29 @@ let package = Package(
         .target(name: "Config", dependencies: [
             .product(name: "Yams", package: "Yams"),
         ]),
+        // etcd's JSON gateway (grpc-gateway's /v3 routes): a descriptor-driven JSON codec over
+        // protobuf-c, calling the gRPC router's handlers in-process.
+        .target(name: "Gateway", dependencies: [
+            "GRPC", "EtcdProto", "CProtobufC",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        // etcd's L4 gateway (`etcd-swift gateway start`): a TCP proxy over a cluster's endpoints.
+        .target(name: "TCPProxy", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // gRPC services, HTTP endpoints, protobuf <-> server calls.
         .target(name: "API", dependencies: [
-            "GRPC", "Server", "Auth", "EtcdProto", "Config",
+            "GRPC", "Gateway", "Server", "Auth", "EtcdProto", "Config",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "EtcdSwift", dependencies: [
-            "Config", "API", "Server",
+            "Config", "API", "Server", "TCPProxy",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -114,7 +127,14 @@ let package = Package(
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+        .testTarget(name: "TCPProxyTests", dependencies: [
+            "TCPProxy",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "APITests", dependencies: ["API", "Server", "EtcdProto"]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "EtcdProto", "CProtobufC"]),
         .testTarget(name: "TransportTests", dependencies: [
             "Transport", "Raft", "EtcdProto", "Server",
             .product(name: "NIOCore", package: "swift-nio"),

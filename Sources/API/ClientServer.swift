@@ -1,3 +1,4 @@
+import Gateway
 import GRPC
 import Logging
 import NIOCore
@@ -34,9 +35,10 @@ public final class ClientServer: Sendable {
         var configuration = GRPCServerConfiguration()
         configuration.maxReceiveMessageSize = node.options.maxRequestBytes + Self.grpcOverheadBytes
         self.logger = logger
+        let gateway = Gateway(router: router, maxMessageBytes: configuration.maxReceiveMessageSize)
         grpc = GRPCServer(router: router, configuration: configuration) { channel in
             channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
-                channel.pipeline.addHandler(HTTPEndpoints(node: node))
+                channel.pipeline.addHandler(HTTPEndpoints(node: node, gateway: gateway))
             }
         }
     }

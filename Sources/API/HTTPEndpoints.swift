@@ -1,62 +1,121 @@
+import Gateway
 import NIOCore
 import NIOHTTP1
 import Server
 
-/// HTTP/1.1 on the client port: `/health`, `/version`, `/metrics`, as etcd serves them beside gRPC.
-/// The JSON gateway (`/v3/...`) comes with a later issue; until then those paths answer 404.
-/// Not Sendable: confined to its channel's event loop.
+/// HTTP/1.1 on the client port, as etcd serves it beside gRPC: the JSON gateway under `/v3/` (and
+/// `/v3beta/`), `/health`, `/livez`, `/readyz`, `/version`, `/metrics`.
+/// Not Sendable: confined to its channel's event loop. NIO's pipelining handler in front of it holds
+/// the next request until this one's response has ended, so one request is served at a time.
 final class HTTPEndpoints: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
     private let node: ServerNode
+    private let gateway: Gateway
     private var head: HTTPRequestHead?
+    private var exchange: GatewayExchange?
 
-    init(node: ServerNode) { self.node = node }
+    init(node: ServerNode, gateway: Gateway) {
+        self.node = node
+        self.gateway = gateway
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head(let h): head = h
-        case .body: break
+        case .head(let h):
+            let path = Self.path(h.uri)
+            if Gateway.serves(path: path), h.method != .OPTIONS {
+                exchange = gateway.exchange(head: h, context: context) { [weak self] in self?.exchange = nil }
+            } else {
+                head = h
+            }
+        case .body(let chunk):
+            exchange?.receive(chunk)
         case .end:
-            guard let head else { return }
-            self.head = nil
-            let (status, contentType, body) = respond(head)
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: contentType)
-            headers.add(name: "Content-Length", value: String(body.utf8.count))
-            if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
-                          promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))),
-                          promise: nil)
-            let keepAlive = head.isKeepAlive
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-                if !keepAlive { context.close(promise: nil) }
+            if let exchange {
+                exchange.end()
+            } else if let head {
+                self.head = nil
+                respond(head, context: context)
             }
         }
     }
 
-    private func respond(_ head: HTTPRequestHead) -> (HTTPResponseStatus, String, String) {
-        let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+    func channelInactive(context: ChannelHandlerContext) {
+        exchange?.cancel()
+        exchange = nil
+        context.fireChannelInactive()
+    }
+
+    private static func path(_ uri: String) -> String {
+        uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? uri
+    }
+
+    private func respond(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let path = Self.path(head.uri)
+        // etcd answers every OPTIONS (CORS preflight) with an empty 200.
+        if head.method == .OPTIONS {
+            write(head, (.ok, "", ""), context: context)
+            return
+        }
         switch path {
-        case "/health":
-            guard head.method == .GET else { return methodNotAllowed() }
-            let healthy = node.isHealthy
-            return (healthy ? .ok : .serviceUnavailable, "application/json",
-                    healthy ? #"{"health":"true"}"# : #"{"health":"false"}"#)
+        case "/health", "/livez", "/readyz", _ where path.hasPrefix("/livez/") || path.hasPrefix("/readyz/"):
+            guard head.method == .GET else {
+                write(head, (.methodNotAllowed, "text/plain; charset=utf-8", "Method Not Allowed\n"), context: context, allow: "GET")
+                return
+            }
+            Self.check(HealthChecks(node: node), path: path, head: head,
+                       reply: NIOLoopBound((self, context), eventLoop: context.eventLoop))
         case "/version":
-            guard head.method == .GET else { return methodNotAllowed() }
-            return (.ok, "application/json",
-                    #"{"etcdserver":"\#(ServerNode.version)","etcdcluster":"\#(ServerNode.clusterVersion)"}"#)
+            guard head.method == .GET else {
+                write(head, (.methodNotAllowed, "text/plain; charset=utf-8", "Method Not Allowed\n"), context: context)
+                return
+            }
+            write(head, (.ok, "application/json",
+                         #"{"etcdserver":"\#(ServerNode.version)","etcdcluster":"\#(ServerNode.clusterVersion)"}"#),
+                  context: context)
         case "/metrics":
-            return (.ok, "text/plain; version=0.0.4; charset=utf-8", node.metricsText())
+            write(head, (.ok, "text/plain; version=0.0.4; charset=utf-8", node.metricsText()), context: context)
         default:
-            return (.notFound, "text/plain; charset=utf-8", "404 page not found\n")
+            write(head, Self.notFound, context: context)
         }
     }
 
-    private func methodNotAllowed() -> (HTTPResponseStatus, String, String) {
-        (.methodNotAllowed, "text/plain; charset=utf-8", "Method Not Allowed\n")
+    /// Runs the health checks in a task (they may wait for a read) and answers on the loop.
+    private static func check(_ checks: HealthChecks, path: String, head: HTTPRequestHead,
+                              reply: NIOLoopBound<(HTTPEndpoints, ChannelHandlerContext)>) {
+        let query = Query(uri: head.uri)
+        Task {
+            let answer = path == "/health" ? await checks.health(query: query) : await checks.probe(path: path, query: query)
+            reply.eventLoop.execute {
+                let (endpoints, context) = reply.value
+                endpoints.write(head, answer ?? notFound, context: context)
+            }
+        }
+    }
+
+    private static let notFound: HealthChecks.Answer = (.notFound, "text/plain; charset=utf-8", "404 page not found\n")
+
+    private func write(_ head: HTTPRequestHead, _ answer: HealthChecks.Answer, context: ChannelHandlerContext,
+                       allow: String? = nil) {
+        let (status, contentType, body) = answer
+        var headers = HTTPHeaders()
+        ClientPortHeaders.add(to: &headers)
+        if let allow { headers.add(name: "Allow", value: allow) }
+        if !contentType.isEmpty { headers.add(name: "Content-Type", value: contentType) }
+        // Go's http.Error (and the probes) mark their text answers nosniff.
+        if status != .ok || body.hasSuffix("ok\n") { headers.add(name: "X-Content-Type-Options", value: "nosniff") }
+        headers.add(name: "Content-Length", value: String(body.utf8.count))
+        if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
+                      promise: nil)
+        if !body.isEmpty {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+        }
+        let keepAlive = head.isKeepAlive
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            if !keepAlive { context.close(promise: nil) }
+        }
     }
 }

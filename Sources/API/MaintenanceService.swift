@@ -27,15 +27,12 @@ struct MaintenanceService {
         router.unary("/etcdserverpb.Maintenance/Defragment") { (_: Etcdserverpb_DefragmentRequest, _) throws(ServerError) in
             try await node.checkAdmin()
             // LMDB reuses freed pages itself, and the quota counts pages in use; nothing to rewrite.
-            var response = Etcdserverpb_DefragmentResponse()
-            response.header = node.header()
-            return response
+            // etcd's answer carries no header.
+            return Etcdserverpb_DefragmentResponse()
         }
         router.unary("/etcdserverpb.Maintenance/MoveLeader") { (r: Etcdserverpb_MoveLeaderRequest, _) throws(ServerError) in
             try await node.moveLeader(to: r.targetID)
-            var response = Etcdserverpb_MoveLeaderResponse()
-            response.header = node.header()
-            return response
+            return Etcdserverpb_MoveLeaderResponse()  // etcd's answer carries no header
         }
         router.unary("/grpc.health.v1.Health/Check") { (_: Grpc_Health_V1_HealthCheckRequest, _) throws(ServerError) in
             var response = Grpc_Health_V1_HealthCheckResponse()

@@ -51,6 +51,9 @@ private final class WatchSession: Sendable {
                 }
                 handle(request)
             }
+            // As etcd's watch server: the client closing its side ends nothing; the watchers keep
+            // sending until the call is cancelled (the JSON gateway half-closes after the body).
+            try await group.next()
         }
     }
 
@@ -112,6 +115,8 @@ private final class WatchSession: Sendable {
             for w in batch {
                 var response = Etcdserverpb_WatchResponse()
                 response.header = node.header(revision: w.revision)
+                // etcd's answer to a watch from a compacted revision names no revision.
+                if w.compactRevision != 0 { response.header?.revision = 0 }
                 response.watchID = w.watchID
                 response.created = w.created
                 response.compactRevision = w.compactRevision

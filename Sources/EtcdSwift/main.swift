@@ -8,6 +8,11 @@ import Server
 
 // etcd-swift: parse etcd's flags, start one member, serve clients until SIGTERM / SIGINT.
 
+// `etcd-swift gateway start`: etcd's L4 gateway instead of a member.
+if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "gateway" {
+    await runGatewayCommand(Array(CommandLine.arguments.dropFirst(2)))
+}
+
 let parsed: ParseOutcome
 do {
     parsed = try ConfigParser.parse(arguments: Array(CommandLine.arguments.dropFirst()),

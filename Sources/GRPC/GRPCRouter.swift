@@ -71,6 +71,28 @@ public final class GRPCRouter: Sendable {
 
     func snapshot() -> Table { table.withLock { $0 } }
 
+    /// A registered handler, for a caller in the same process (the JSON gateway), which runs it with a
+    /// ``ServerContext/init(localPath:metadata:remoteAddress:)`` and local streams: the same code a
+    /// gRPC call runs, without a socket.
+    public enum LocalHandler: Sendable {
+        case unary(UnaryHandler)
+        case serverStreaming(ServerStreamingHandler)
+        case clientStreaming(StreamingHandler)
+        case bidiStreaming(StreamingHandler)
+    }
+
+    /// The handler registered for `path`, or the status grpc-go answers when there is none.
+    public func localHandler(_ path: String) -> Result<LocalHandler, GRPCStatus> {
+        let table = snapshot()
+        switch table.methods[path] {
+        case .unary(let h): return .success(.unary(h))
+        case .serverStreaming(let h): return .success(.serverStreaming(h))
+        case .clientStreaming(let h): return .success(.clientStreaming(h))
+        case .bidiStreaming(let h): return .success(.bidiStreaming(h))
+        case nil: return .failure(Self.unimplementedStatus(path: path, table: table))
+        }
+    }
+
     /// Splits "/pkg.Service/Method" as grpc-go does (at the last '/').
     static func split(_ path: String) -> (service: String, method: String)? {
         var p = Substring(path)
@@ -126,6 +148,17 @@ public struct ServerContext: Sendable {
     public func setResponseHeaders(_ headers: Metadata) { response.setHeaders(headers) }
     /// Adds custom trailing metadata, sent with the final status.
     public func setTrailers(_ trailers: Metadata) { response.setTrailers(trailers) }
+}
+
+extension ServerContext {
+    /// The context of an in-process call (the JSON gateway); `cancel()` ends it as a client's reset would.
+    public init(localPath path: String, metadata: Metadata, remoteAddress: SocketAddress?) {
+        self.init(path: path, requestMetadata: metadata, deadline: nil, remoteAddress: remoteAddress, authority: nil,
+                  response: ResponseMetadata())
+    }
+
+    /// Marks an in-process call cancelled (its caller went away); the caller cancels the handler's task too.
+    public func cancel() { response.markCancelled() }
 }
 
 /// Response headers and trailers that a handler sets from its own task and the connection reads on the loop.

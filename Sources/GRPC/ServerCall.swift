@@ -26,24 +26,50 @@ public struct MessageStream: AsyncSequence, Sendable {
     }
 }
 
+extension MessageStream {
+    /// A request stream fed by an in-process caller (the JSON gateway).
+    public init(local messages: AsyncThrowingStream<ByteBuffer, any Error>) {
+        self.init(base: messages, onRead: nil)
+    }
+}
+
 /// The messages a client streams to a server handler.
 public typealias RequestStream = MessageStream
 
 /// Sends a handler's response messages.
 public struct ResponseStream: Sendable {
-    let connection: NIOLoopBound<ServerConnectionHandler>
-    let streamID: Int32
+    /// Where the messages go: a connection's HTTP/2 stream, or an in-process caller.
+    enum Sink: Sendable {
+        case connection(NIOLoopBound<ServerConnectionHandler>, streamID: Int32)
+        case local(@Sendable ([ByteBuffer]) async throws -> Void)
+    }
+    let sink: Sink
     let response: ResponseMetadata
+
+    init(connection: NIOLoopBound<ServerConnectionHandler>, streamID: Int32, response: ResponseMetadata) {
+        sink = .connection(connection, streamID: streamID)
+        self.response = response
+    }
+
+    /// A stream whose messages go to `deliver`, for calling a handler without a connection (the JSON
+    /// gateway); `deliver` throws to end the call, as a closed connection does.
+    public init(local context: ServerContext, deliver: @escaping @Sendable ([ByteBuffer]) async throws -> Void) {
+        sink = .local(deliver)
+        response = context.response
+    }
 
     /// Sends one message. Suspends while more than the configured high-water mark of this call's output is
     /// waiting for the peer's flow-control window; throws a ``GRPCStatus`` once the call is over (cancelled,
     /// reset, deadline passed, connection closed).
     public func send(_ message: ByteBuffer) async throws {
-        let connection = self.connection
-        let id = streamID
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            connection.eventLoop.execute {
-                connection.value.enqueue(streamID: id, message: message, continuation: continuation)
+        switch sink {
+        case .local(let deliver):
+            try await deliver([message])
+        case .connection(let connection, let id):
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                connection.eventLoop.execute {
+                    connection.value.enqueue(streamID: id, message: message, continuation: continuation)
+                }
             }
         }
     }
@@ -51,11 +77,14 @@ public struct ResponseStream: Sendable {
     /// Sends several messages with one hop to the connection's event loop; otherwise as `send(_:)`.
     public func send(contentsOf messages: [ByteBuffer]) async throws {
         guard let last = messages.last else { return }
-        let connection = self.connection
-        let id = streamID
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            connection.eventLoop.execute {
-                connection.value.enqueue(streamID: id, messages: messages.dropLast(), last: last, continuation: continuation)
+        switch sink {
+        case .local(let deliver):
+            try await deliver(messages)
+        case .connection(let connection, let id):
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                connection.eventLoop.execute {
+                    connection.value.enqueue(streamID: id, messages: messages.dropLast(), last: last, continuation: continuation)
+                }
             }
         }
     }

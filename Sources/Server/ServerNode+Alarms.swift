@@ -44,7 +44,7 @@ extension ServerNode {
 
     /// Maintenance.Alarm: GET lists; ACTIVATE / DEACTIVATE go through the log.
     /// As in etcd, ACTIVATE and DEACTIVATE answer with the alarm they changed (none if nothing
-    /// changed), GET with every alarm.
+    /// changed), GET with every alarm; etcd's answer carries no response header.
     public func alarm(_ r: Etcdserverpb_AlarmRequest) async throws(ServerError) -> Etcdserverpb_AlarmResponse {
         var response = Etcdserverpb_AlarmResponse()
         if r.action == .get {
@@ -52,7 +52,6 @@ extension ServerNode {
         } else if case .alarm(let changed) = try await propose({ $0.alarm = r }) {
             response = changed
         }
-        response.header = header()
         return response
     }
 
