@@ -40,8 +40,7 @@ final class HandshakeFailureLogger: ChannelInboundHandler, RemovableChannelHandl
             logged = true
             let remote = context.channel.remoteAddress.map(Self.hostPort) ?? "unknown"
             let text = rejection.reason ?? GoTLSText.describe(error)
-            logger.warning("rejected connection from \"\(remote)\" (error \"\(text)\", ServerName \"\")",
-                           metadata: ["remote-addr": "\(remote)", "error": "\(text)"])
+            logger.warning("rejected connection from \"\(remote)\" (error \"\(text)\", ServerName \"\")")
         }
         context.close(promise: nil)
     }
