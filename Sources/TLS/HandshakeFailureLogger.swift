@@ -1,5 +1,6 @@
 // A refused TLS connection (bad handshake, untrusted or revoked certificate, plain text on a TLS
 // port) is logged as etcd logs it and closed; the listener keeps serving.
+import Foundation
 import Logging
 import NIOCore
 import NIOSSL
@@ -57,8 +58,10 @@ final class HandshakeFailureLogger: ChannelInboundHandler, RemovableChannelHandl
 public enum GoTLSText {
     private static let table: [(String, String)] = [
         ("SSLV3_ALERT_BAD_CERTIFICATE", "remote error: tls: bad certificate"),
-        // BoringSSL sends certificate_unknown where Go sends bad_certificate for a certificate the
-        // application refused (allowed CN/hostname, CRL): both mean the peer refused ours.
+        // Where Go sends bad_certificate for a certificate its application check refused (allowed
+        // CN/hostname, CRL), BoringSSL sends internal_error (a refusal from the per-certificate
+        // verify callback) or certificate_unknown: an etcd-swift peer refusing our certificate.
+        ("TLSV1_ALERT_INTERNAL_ERROR", "remote error: tls: bad certificate"),
         ("SSLV3_ALERT_CERTIFICATE_UNKNOWN", "remote error: tls: bad certificate"),
         ("TLSV1_ALERT_UNKNOWN_CA", "remote error: tls: unknown certificate authority"),
         ("SSLV3_ALERT_CERTIFICATE_REVOKED", "remote error: tls: revoked certificate"),
@@ -85,6 +88,11 @@ public enum GoTLSText {
         }
         let text = String(describing: error)
         for (needle, go) in table where text.contains(needle) { return go }
+        // Otherwise BoringSSL's reason code ("...:OPENSSL_internal:REASON at file:line").
+        if let r = text.range(of: "OPENSSL_internal:") {
+            let reason = text[r.upperBound...].prefix(while: { $0.isLetter || $0.isNumber || $0 == "_" })
+            if !reason.isEmpty { return "tls: " + reason.lowercased().replacingOccurrences(of: "_", with: " ") }
+        }
         return text
     }
 }

@@ -223,6 +223,10 @@ final class TLSEndpointSetupTests: XCTestCase {
                        "remote error: tls: bad certificate")
         XCTAssertEqual(GoTLSText.describe(Fake(description: "handshakeFailed(...HTTP_REQUEST)")),
                        "tls: first record does not look like a TLS handshake")
+        XCTAssertEqual(GoTLSText.describe(Fake(description: "error:10000438:SSL routines:OPENSSL_internal:TLSV1_ALERT_INTERNAL_ERROR at x.cc:1")),
+                       "remote error: tls: bad certificate")
+        XCTAssertEqual(GoTLSText.describe(Fake(description: "error:1:SSL routines:OPENSSL_internal:DECODE_ERROR at x.cc:1")),
+                       "tls: decode error")
         XCTAssertEqual(GoTLSText.describe(Fake(description: "something else")), "something else")
     }
 }
