@@ -55,7 +55,7 @@ public enum ConfigParser {
         "cert-file", "key-file", "client-cert-auth", "trusted-ca-file", "auto-tls", "client-crl-file",
         "peer-cert-file", "peer-key-file", "peer-client-cert-auth", "peer-trusted-ca-file", "peer-auto-tls",
         "peer-crl-file", "peer-cert-allowed-cn", "peer-cert-allowed-hostname", "cipher-suites",
-        "experimental-peer-skip-client-san-verification",
+        "experimental-peer-skip-client-san-verification", "client-cert-allowed-hostname",
     ]
 
     /// The usage lines etcd prints to stderr with help and after a flag syntax error.
