@@ -71,5 +71,5 @@ cluster-test: build cluster-test-run
 cluster-test-run:
 	tools/test-cluster.sh $(BIN_DEBUG)
 	SCENARIOS="walkthrough kill-leader isolated-member sigterm-leader" tools/test-cluster.sh $(BIN_DEBUG),/usr/bin/etcd,/usr/bin/etcd
-	PEER_TLS=1 SCENARIOS="walkthrough kill-leader follower-restart-snapshot" tools/test-cluster.sh $(BIN_DEBUG)
-	PEER_TLS=1 SCENARIOS="walkthrough kill-leader" tools/test-cluster.sh $(BIN_DEBUG),/usr/bin/etcd,/usr/bin/etcd
+	PEER_TLS=1 tools/test-cluster.sh $(BIN_DEBUG)
+	PEER_TLS=1 SCENARIOS="walkthrough kill-leader isolated-member sigterm-leader" tools/test-cluster.sh $(BIN_DEBUG),/usr/bin/etcd,/usr/bin/etcd
