@@ -67,7 +67,9 @@ cluster: release
 cluster-test: build cluster-test-run
 
 # Three etcd-swift members, then the mixed cluster (one etcd-swift member, two real etcd 3.4
-# members) on the scenarios that need no snapshot across kinds.
+# members) on the scenarios that need no snapshot across kinds; then both again over peer TLS.
 cluster-test-run:
 	tools/test-cluster.sh $(BIN_DEBUG)
 	SCENARIOS="walkthrough kill-leader isolated-member sigterm-leader member-replace" tools/test-cluster.sh $(BIN_DEBUG),/usr/bin/etcd,/usr/bin/etcd
+	PEER_TLS=1 tools/test-cluster.sh $(BIN_DEBUG)
+	PEER_TLS=1 SCENARIOS="walkthrough kill-leader isolated-member sigterm-leader" tools/test-cluster.sh $(BIN_DEBUG),/usr/bin/etcd,/usr/bin/etcd

@@ -23,7 +23,10 @@
 #
 # Env: SCENARIOS="walkthrough kill-leader" (default: all, in the order above), ETCDCTL (default
 # etcdctl on PATH), BASEPORT (first port to use; default: random free ports in 20000-31999),
-# KEEP_WORK=1 (keep the work dir after a passing run; it is always kept after a failure).
+# KEEP_WORK=1 (keep the work dir after a passing run; it is always kept after a failure),
+# PEER_TLS=1 (peer URLs are https: openssl makes a CA and a member certificate for 127.0.0.1 in the
+# work dir, and every member runs with --peer-cert-file, --peer-key-file, --peer-trusted-ca-file
+# and --peer-client-cert-auth).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 ALL_SCENARIOS="walkthrough kill-leader follower-restart-snapshot isolated-member sigterm-leader member-replace"
@@ -58,6 +61,28 @@ done
 
 WORK=$(mktemp -d /tmp/etcd-cluster-test.XXXXXX)
 echo "work dir: $WORK (member logs: $WORK/<scenario>/m<i>.log)"
+
+# --- peer TLS: one CA, one certificate every member uses as server and as client ------------------
+PSCHEME=http
+PEER_TLS_FLAGS=()
+if [ "${PEER_TLS:-0}" = 1 ]; then
+  command -v openssl >/dev/null || { echo "test-cluster.sh: PEER_TLS=1 needs openssl" >&2; exit 2; }
+  pki=$WORK/pki
+  mkdir -p "$pki"
+  {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=test-cluster CA" \
+      -keyout "$pki/ca.key" -out "$pki/ca.crt" &&
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=member" \
+      -keyout "$pki/member.key" -out "$pki/member.csr" &&
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=critical,CA:FALSE\n' > "$pki/ext.cnf" &&
+    openssl x509 -req -in "$pki/member.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial -days 2 \
+      -extfile "$pki/ext.cnf" -out "$pki/member.crt"
+  } > "$pki/openssl.log" 2>&1 || { echo "test-cluster.sh: openssl failed: $(tail -n 3 "$pki/openssl.log")" >&2; exit 2; }
+  PSCHEME=https
+  PEER_TLS_FLAGS=(--peer-cert-file "$pki/member.crt" --peer-key-file "$pki/member.key"
+                  --peer-trusted-ca-file "$pki/ca.crt" --peer-client-cert-auth)
+  echo "peer TLS: certificates in $pki"
+fi
 echo "members: m1=${MBIN[1]} m2=${MBIN[2]} m3=${MBIN[3]}"
 
 # --- processes: every PID we start is recorded with its start time; only those are signalled -----
@@ -162,7 +187,7 @@ new_cluster() {
     MSTARTS[$i]=0
     MPID[$i]=""
   done
-  INITIAL="m1=http://127.0.0.1:${APORT[1]},m2=http://127.0.0.1:${APORT[2]},m3=http://127.0.0.1:${APORT[3]}"
+  INITIAL="m1=$PSCHEME://127.0.0.1:${APORT[1]},m2=$PSCHEME://127.0.0.1:${APORT[2]},m3=$PSCHEME://127.0.0.1:${APORT[3]}"
   TOKEN="test-cluster-$$-$scenario_no"
   ALL="${EP[1]},${EP[2]},${EP[3]}"
   info "client ports ${CPORT[*]}, peer ports ${PPORT[*]}$([ $proxy = 1 ] && echo ", peer proxy ports ${APORT[*]}")"
@@ -187,9 +212,9 @@ start_member() {
   [ "${MSTARTS[$i]}" -gt 1 ] && log=$SDIR/m$i.${MSTARTS[$i]}.log
   "${MBIN[$i]}" --name "m$i" --data-dir "$SDIR/m$i.data" \
     --listen-client-urls "http://127.0.0.1:${CPORT[$i]}" --advertise-client-urls "http://127.0.0.1:${CPORT[$i]}" \
-    --listen-peer-urls "http://127.0.0.1:${PPORT[$i]}" --initial-advertise-peer-urls "http://127.0.0.1:${APORT[$i]}" \
+    --listen-peer-urls "$PSCHEME://127.0.0.1:${PPORT[$i]}" --initial-advertise-peer-urls "$PSCHEME://127.0.0.1:${APORT[$i]}" \
     --initial-cluster "$INITIAL" --initial-cluster-token "$TOKEN" --initial-cluster-state new \
-    "${EXTRA[@]+"${EXTRA[@]}"}" > "$log" 2>&1 < /dev/null &
+    "${PEER_TLS_FLAGS[@]+"${PEER_TLS_FLAGS[@]}"}" "${EXTRA[@]+"${EXTRA[@]}"}" > "$log" 2>&1 < /dev/null &
   MPID[$i]=$!; track "${MPID[$i]}"
   MLOG[$i]=$log
 }
@@ -334,7 +359,7 @@ sc_walkthrough() {
     n=$(echo "$out" | grep -c .)
     [ "$n" = 3 ] || fail "member list on m$i shows $n members: $out" || return
     for j in 1 2 3; do
-      echo "$out" | grep -qE "^[0-9a-f]+, started, m$j, http://127\.0\.0\.1:${APORT[$j]}, http://127\.0\.0\.1:${CPORT[$j]}, false$" ||
+      echo "$out" | grep -qE "^[0-9a-f]+, started, m$j, $PSCHEME://127\.0\.0\.1:${APORT[$j]}, http://127\.0\.0\.1:${CPORT[$j]}, false$" ||
         fail "member list on m$i has no started m$j with its URLs: $(echo "$out" | tr '\n' ';')" || return
     done
   done

@@ -6,9 +6,12 @@ import NIOHTTP1
 import NIOPosix
 import Server
 import Synchronization
+import TLS
 
 /// The client port: gRPC (HTTP/2 with prior knowledge) and HTTP/1.1 on the same listener, as etcd
-/// serves 2379. One instance serves every `--listen-client-urls` address.
+/// serves 2379. One instance serves every `--listen-client-urls` address. On an https listener TLS
+/// comes first (ALPN offers http/1.1 and h2); the same sniffer then tells gRPC from HTTP/1.1 by
+/// the decrypted bytes, so both kinds of listener share one pipeline.
 public final class ClientServer: Sendable {
     /// etcd lets a gRPC message exceed `--max-request-bytes` by this much before gRPC refuses it,
     /// so that the server's own "request is too large" answers the common case.
@@ -43,15 +46,29 @@ public final class ClientServer: Sendable {
         }
     }
 
-    /// Binds `host:port`; returns the bound port (useful with port 0).
+    /// ALPN protocols offered on a TLS client port, in the server's order of preference. gRPC
+    /// clients offer only h2 and get it; a client offering both (curl) gets HTTP/1.1, because the
+    /// HTTP endpoints are served over HTTP/1.1 only (etcd also serves them over h2).
+    public static let alpn = ["http/1.1", "h2"]
+
+    /// Binds `host:port`, serving TLS when `tls` is given; returns the bound port (useful with port 0).
     @discardableResult
-    public func listen(host: String, port: Int, group: any EventLoopGroup) async throws -> Int {
+    public func listen(host: String, port: Int, group: any EventLoopGroup, tls: TLSEndpoint? = nil) async throws -> Int {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
-            .childChannelInitializer { [grpc] channel in grpc.configurePipeline(channel) }
+            .childChannelInitializer { [grpc] channel in
+                if let tls {
+                    do {
+                        try tls.addServerHandlers(to: channel)
+                    } catch {
+                        return channel.close()
+                    }
+                }
+                return grpc.configurePipeline(channel)
+            }
             .bind(host: host, port: port).get()
         listeners.withLock { $0.append(channel) }
         return channel.localAddress?.port ?? port

@@ -52,6 +52,10 @@ public enum ConfigParser {
         "initial-advertise-peer-urls", "initial-cluster", "initial-cluster-token", "initial-cluster-state",
         "max-request-bytes", "max-txn-ops", "quota-backend-bytes", "log-level", "logger", "log-outputs",
         "snapshot-count", "heartbeat-interval", "election-timeout", "config-file", "version", "help",
+        "cert-file", "key-file", "client-cert-auth", "trusted-ca-file", "auto-tls", "client-crl-file",
+        "peer-cert-file", "peer-key-file", "peer-client-cert-auth", "peer-trusted-ca-file", "peer-auto-tls",
+        "peer-crl-file", "peer-cert-allowed-cn", "peer-cert-allowed-hostname", "cipher-suites",
+        "experimental-peer-skip-client-san-verification", "client-cert-allowed-hostname",
     ]
 
     /// The usage lines etcd prints to stderr with help and after a flag syntax error.

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Server
+import TLS
 
 // etcd-swift: parse etcd's flags, start one member, serve clients until SIGTERM / SIGINT.
 
@@ -79,6 +80,17 @@ if !FileManager.default.fileExists(atPath: config.walDirectory) {
     }
 }
 
+// Certificates are read before the member starts, so a bad file fails start-up as in etcd.
+let clientTLS: TLSEndpoint?
+let peerTLS: TLSEndpoint?
+do {
+    peerTLS = try TLSSetup.peer(config, logger: embedLog)
+    clientTLS = try TLSSetup.client(config, logger: embedLog)
+} catch {
+    mainLog.critical("\(error.message)")
+    exit(1)
+}
+
 var options = ServerOptions()
 options.name = config.name
 options.dataDir = config.dataDir
@@ -99,7 +111,7 @@ options.authTokenTTL = config.authTokenTTL
 options.bcryptCost = config.bcryptCost
 
 if options.joinExisting && !ServerNode.hasLog(dataDir: options.dataDir) {
-    guard let existing = await ServerNode.fetchExistingCluster(options: options) else {
+    guard let existing = await ServerNode.fetchExistingCluster(options: options, peerTLS: peerTLS) else {
         mainLog.critical("failed to start member: cannot fetch cluster info from peer urls: could not retrieve cluster information from the given URLs")
         exit(1)
     }
@@ -117,19 +129,20 @@ do {
 let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
 let clients = ClientServer(node: node, logger: embedLog)
 for url in config.listenClientURLs {
-    guard url.scheme == "http" else {
-        mainLog.critical("listen-client-urls \(url): only http is supported yet (TLS comes with a later issue)")
+    guard url.scheme == "http" || url.scheme == "https" else {
+        mainLog.critical("listen-client-urls \(url): unix sockets are not supported by etcd-swift")
         exit(1)
     }
     do {
-        try await clients.listen(host: url.host, port: url.port ?? 2379, group: group)
+        try await clients.listen(host: url.host, port: url.port ?? 2379, group: group,
+                                 tls: url.scheme == "https" ? clientTLS : nil)
     } catch {
         mainLog.critical("listen tcp \(url.hostPort): \(error)")
         exit(1)
     }
 }
 do {
-    try await node.start(listenPeerURLs: config.listenPeerURLs.map(\.description))
+    try await node.start(listenPeerURLs: config.listenPeerURLs.map(\.description), peerTLS: peerTLS)
 } catch {
     mainLog.critical("failed to start the peer listeners on \(config.listenPeerURLs.map(\.description)): \(error)")
     exit(1)
@@ -137,7 +150,11 @@ do {
 await node.waitPublished()
 embedLog.info("ready to serve client requests")
 for url in config.listenClientURLs {
-    embedLog.notice("serving insecure client requests on \(url.hostPort), this is strongly discouraged!")
+    if url.scheme == "https" {
+        embedLog.info("serving client requests on \(url.hostPort)")
+    } else {
+        embedLog.notice("serving insecure client requests on \(url.hostPort), this is strongly discouraged!")
+    }
 }
 SystemdNotify.ready()
 

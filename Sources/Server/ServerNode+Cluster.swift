@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import Raft
 import Storage
+import TLS
 import Transport
 
 /// The member among others: the peer transport on `--listen-peer-urls`, snapshots from the
@@ -10,23 +11,17 @@ import Transport
 extension ServerNode {
     /// Listens on the peer URLs, connects to every other member, then starts raft and the
     /// applier. A single-member cluster may call `start()` instead.
-    /// The peer transport runs on the raft driver's own loop.
-    public func start(listenPeerURLs: [String]) async throws {
+    /// The peer transport runs on the raft driver's own loop. `peerTLS` serves https peer URLs
+    /// and dials https members.
+    public func start(listenPeerURLs: [String], peerTLS: TLSEndpoint? = nil) async throws {
         let bridge = PeerBridge(node: self)
         let transport = PeerTransport(
             localID: memberID, clusterID: clusterID, localPeerURLs: options.advertisePeerURLs,
             clusterVersion: membership.clusterVersion, snapDir: options.dataDir + "/member/snap", handler: bridge,
-            group: raftLoop, logger: Logger(label: "rafthttp"))
+            group: raftLoop, logger: Logger(label: "rafthttp"), tls: peerTLS)
         bridge.attach(transport)
         let known = membership.isEmpty ? initialMembers : membership.members
-        // Peer TLS comes with the Security issue: a lone member has no peers to talk to, so it
-        // runs without its https peer listener; a member of several cannot.
-        let plain = listenPeerURLs.filter { $0.hasPrefix("http://") }
-        if plain.count < listenPeerURLs.count {
-            if known.count > 1 { throw ServerError.internal("peer TLS (https peer URLs) is not supported yet") }
-            logger.warning("https peer URLs are not served yet (peer TLS); a single member needs none")
-        }
-        try await transport.listen(urls: plain)
+        try await transport.listen(urls: listenPeerURLs)
         for m in known where m.id != memberID { transport.addPeer(id: m.id, urls: m.peerURLs) }
         peerTransport.withLock { $0 = transport }
         start(sender: bridge, poster: bridge)

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import Storage
+import TLS
 import Transport
 
 /// A running cluster as its members describe it (GET /members), for a member started with
@@ -18,11 +19,11 @@ extension ServerNode {
 
     /// etcd's GetClusterFromRemotePeers: asks the other members of `--initial-cluster` for the
     /// running cluster; nil when none answers.
-    public static func fetchExistingCluster(options: ServerOptions) async -> ExistingCluster? {
+    public static func fetchExistingCluster(options: ServerOptions, peerTLS: TLSEndpoint?) async -> ExistingCluster? {
         let mine = Set(options.advertisePeerURLs)
         let urls = options.initialCluster.filter { $0.name != options.name }.flatMap(\.peerURLs).filter { !mine.contains($0) }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let fetched = await RemoteCluster.fetch(from: urls, on: group.next(), timeout: .seconds(10))
+        let fetched = await RemoteCluster.fetch(from: urls, tls: peerTLS, on: group.next(), timeout: .seconds(10))
         try? await group.shutdownGracefully()
         guard let answer = fetched,
               let array = try? JSONSerialization.jsonObject(with: Data(answer.membersJSON)) as? [Any]

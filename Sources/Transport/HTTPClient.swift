@@ -3,6 +3,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import TLS
 
 #if canImport(Glibc)
 import Glibc
@@ -24,7 +25,7 @@ public enum TransportError: Error, Sendable, Hashable, CustomStringConvertible {
         case .timeout: return "i/o timeout"
         case .responseTooLarge: return "response too large"
         case .noPeerURL: return "no usable peer URL"
-        case .unsupportedScheme(let s): return "unsupported URL scheme \(s) (TLS is not wired yet)"
+        case .unsupportedScheme(let s): return "unsupported URL scheme \(s) (https needs --peer-cert-file and --peer-key-file, or --peer-auto-tls)"
         case .stopped: return "stopped"
         case .file(let s): return s
         case .http(let status, let body): return "unexpected status \(status): \(body)"
@@ -46,14 +47,20 @@ enum RequestBody: Sendable {
 }
 
 enum PeerHTTPClient {
-    static func connect(url: PeerURL, on loop: any EventLoop, timeout: TimeAmount,
+    /// Connects to `url`; an https URL gets the peer TLS client handler first (its handshake
+    /// errors reach the handlers `initializer` adds).
+    static func connect(url: PeerURL, on loop: any EventLoop, timeout: TimeAmount, tls: TLSEndpoint?,
                         initializer: @escaping @Sendable (Channel) throws -> Void) -> EventLoopFuture<Channel> {
-        guard url.scheme == "http" else { return loop.makeFailedFuture(TransportError.unsupportedScheme(url.scheme)) }
+        let secure = url.scheme == "https"
+        guard url.scheme == "http" || (secure && tls != nil) else {
+            return loop.makeFailedFuture(TransportError.unsupportedScheme(url.scheme))
+        }
         return ClientBootstrap(group: loop)
             .connectTimeout(timeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 do {
+                    if secure, let tls { try tls.addClientHandler(to: channel, host: url.host) }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     try initializer(channel)
                     return channel.eventLoop.makeSucceededVoidFuture()
@@ -73,7 +80,7 @@ enum PeerHTTPClient {
     }
 
     /// Sends one request and collects the answer. `timeout` runs from the end of the request body.
-    static func request(on loop: any EventLoop, url: PeerURL, method: HTTPMethod, path: String,
+    static func request(on loop: any EventLoop, url: PeerURL, tls: TLSEndpoint?, method: HTTPMethod, path: String,
                         headers: [(String, String)], body: RequestBody, maxResponseBytes: Int = 1 << 20,
                         connectTimeout: TimeAmount, timeout: TimeAmount) -> EventLoopFuture<HTTPClientResponse> {
         let promise = loop.makePromise(of: HTTPClientResponse.self)
@@ -84,7 +91,7 @@ enum PeerHTTPClient {
         case .prefixedFile(let p, _, let size): length = p.readableBytes + size
         }
         let requestHead = head(method: method, url: url, path: path, headers: headers, contentLength: length)
-        connect(url: url, on: loop, timeout: connectTimeout) { channel in
+        connect(url: url, on: loop, timeout: connectTimeout, tls: tls) { channel in
             try channel.pipeline.syncOperations.addHandler(CollectingHandler(promise: promise, limit: maxResponseBytes))
         }.whenComplete { result in
             switch result {

@@ -4,6 +4,7 @@
 import EtcdProto
 import Logging
 import NIOCore
+import TLS
 import NIOHTTP1
 import Raft
 
@@ -130,12 +131,12 @@ final class Peer: @unchecked Sendable {
         var headers = ctx.requestHeaders()
         headers.insert(("Content-Type", "application/protobuf"), at: 0)
         let body = ByteBuffer(bytes: m.raftpbBytes())
-        PeerHTTPClient.request(on: loop, url: url, method: .POST, path: "/raft", headers: headers, body: .bytes(body),
+        PeerHTTPClient.request(on: loop, url: url, tls: ctx.tls, method: .POST, path: "/raft", headers: headers, body: .bytes(body),
                                connectTimeout: .milliseconds(ctx.limits.dialTimeout),
                                timeout: .milliseconds(ctx.limits.postTimeout)).whenComplete { [self] result in
             switch result {
             case .failure(let e):
-                pipelineDone(m, error: "\(e)", url: url)
+                pipelineDone(m, error: GoTLSText.describe(e), url: url)
             case .success(let r):
                 switch PeerProtocol.postOutcome(status: r.status, body: r.body, url: url.original + "/raft") {
                 case .ok: pipelineDone(m, error: nil, url: url)
@@ -183,13 +184,13 @@ final class Peer: @unchecked Sendable {
         let logMeta = md
         var headers = ctx.requestHeaders()
         headers.insert(("Content-Type", "application/octet-stream"), at: 0)
-        PeerHTTPClient.request(on: loop, url: url, method: .POST, path: "/raft/snapshot", headers: headers,
+        PeerHTTPClient.request(on: loop, url: url, tls: ctx.tls, method: .POST, path: "/raft/snapshot", headers: headers,
                                body: .prefixedFile(prefix, path: dbPath, size: Int(st.st_size)),
                                connectTimeout: .milliseconds(ctx.limits.dialTimeout),
                                timeout: .milliseconds(ctx.limits.postTimeout)).whenComplete { [self] result in
             var outcome: PeerProtocol.PostOutcome
             switch result {
-            case .failure(let e): outcome = .failed("\(e)")
+            case .failure(let e): outcome = .failed(GoTLSText.describe(e))
             case .success(let r): outcome = PeerProtocol.postOutcome(status: r.status, body: r.body, url: url.original + "/raft/snapshot")
             }
             if outcome == .ok {

@@ -2,6 +2,7 @@
 import Logging
 import NIOCore
 import Synchronization
+import TLS
 
 #if canImport(Glibc)
 import Glibc
@@ -21,10 +22,12 @@ final class TransportContext: Sendable {
     let limits: TransportLimits
     let logger: Logger
     let validator: InboundValidator
+    /// Peer TLS for https URLs (listeners and outgoing connections); nil: http only.
+    let tls: TLSEndpoint?
     private let mutable: Mutex<(clusterID: UInt64, clusterVersion: String?)>
 
     init(localID: UInt64, clusterID: UInt64, localPeerURLs: [String], serverVersion: String, clusterVersion: String?,
-         snapDir: String, handler: any PeerHandler, limits: TransportLimits, logger: Logger) {
+         snapDir: String, handler: any PeerHandler, limits: TransportLimits, logger: Logger, tls: TLSEndpoint?) {
         self.localID = localID
         self.localPeerURLs = localPeerURLs
         self.serverVersion = serverVersion
@@ -34,6 +37,7 @@ final class TransportContext: Sendable {
         self.limits = limits
         self.logger = logger
         self.validator = InboundValidator(localID: localID)
+        self.tls = tls
         self.mutable = Mutex((clusterID, clusterVersion))
     }
 

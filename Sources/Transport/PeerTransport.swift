@@ -6,6 +6,7 @@ import NIOHTTP1
 import NIOPosix
 import Raft
 import Synchronization
+import TLS
 
 /// Sendable: immutable references plus a `Mutex` over the peer maps and channels. Each `Peer`
 /// is confined to its own event loop; calls here hop to it and never block.
@@ -14,7 +15,7 @@ public final class PeerTransport: Sendable {
     private let group: any EventLoopGroup
     private let state = Mutex(State())
     /// Kept-alive connections for lease forwarding.
-    private let leaseClient = PooledClient()
+    private let leaseClient: PooledClient
 
     private struct State {
         var peers: [UInt64: Peer] = [:]
@@ -27,10 +28,12 @@ public final class PeerTransport: Sendable {
 
     public init(localID: UInt64, clusterID: UInt64, localPeerURLs: [String], serverVersion: String = "3.4.23",
                 clusterVersion: String? = "3.4.0", snapDir: String, handler: any PeerHandler,
-                group: any EventLoopGroup, logger: Logger, limits: TransportLimits = TransportLimits()) {
+                group: any EventLoopGroup, logger: Logger, limits: TransportLimits = TransportLimits(),
+                tls: TLSEndpoint? = nil) {
         ctx = TransportContext(localID: localID, clusterID: clusterID, localPeerURLs: localPeerURLs,
                                serverVersion: serverVersion, clusterVersion: clusterVersion, snapDir: snapDir,
-                               handler: handler, limits: limits, logger: logger)
+                               handler: handler, limits: limits, logger: logger, tls: tls)
+        leaseClient = PooledClient(tls: tls)
         self.group = group
     }
 
@@ -43,13 +46,15 @@ public final class PeerTransport: Sendable {
     /// The cluster version served by GET /version (nil: "not_decided").
     public func setClusterVersion(_ v: String?) { ctx.clusterVersion = v }
 
-    /// Binds the peer listeners (http only for now). Returns the bound ports.
+    /// Binds the peer listeners; an https URL needs the transport's TLS and serves it (with etcd's
+    /// client certificate checks). Returns the bound ports.
     @discardableResult
     public func listen(urls: [String]) async throws -> [Int] {
         var ports: [Int] = []
         for s in urls {
             guard let url = PeerURL(s) else { throw TransportError.noPeerURL }
-            guard url.scheme == "http" else { throw TransportError.unsupportedScheme(url.scheme) }
+            let tls = url.scheme == "https" ? ctx.tls : nil
+            guard url.scheme == "http" || tls != nil else { throw TransportError.unsupportedScheme(url.scheme) }
             let timeout = TimeAmount.milliseconds(ctx.limits.connTimeout)
             let channel = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 256)
@@ -57,6 +62,7 @@ public final class PeerTransport: Sendable {
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { [self] channel in
                     do {
+                        if let tls { try tls.addServerHandlers(to: channel) }
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                         try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: timeout))
                         try channel.pipeline.syncOperations.addHandler(PeerServerHandler(transport: self))

@@ -4,8 +4,13 @@
 import NIOCore
 import NIOHTTP1
 import Synchronization
+import TLS
 
 final class PooledClient: Sendable {
+    private let tls: TLSEndpoint?
+
+    init(tls: TLSEndpoint?) { self.tls = tls }
+
     /// An idle connection and the handler that answers its next exchange.
     private struct Connection: @unchecked Sendable {
         // `handler` is confined to `channel`'s event loop.
@@ -41,7 +46,7 @@ final class PooledClient: Sendable {
     private func fresh(on loop: any EventLoop, url: PeerURL, key: String, head: HTTPRequestHead, body: ByteBuffer,
                        connectTimeout: TimeAmount, timeout: TimeAmount) -> EventLoopFuture<HTTPClientResponse> {
         let handler = ExchangeHandler()
-        return PeerHTTPClient.connect(url: url, on: loop, timeout: connectTimeout) { channel in
+        return PeerHTTPClient.connect(url: url, on: loop, timeout: connectTimeout, tls: tls) { channel in
             try channel.pipeline.syncOperations.addHandler(handler)
         }.flatMap { channel in
             self.exchange(Connection(channel: channel, handler: handler), key: key, head: head, body: body, timeout: timeout)

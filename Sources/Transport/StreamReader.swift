@@ -4,6 +4,7 @@
 import EtcdProto
 import Logging
 import NIOCore
+import TLS
 import NIOHTTP1
 import Raft
 
@@ -50,13 +51,13 @@ final class StreamReader: @unchecked Sendable {
         headers.append((PeerHeader.raftTo, EtcdID.hex(peer.id)))
         let head = PeerHTTPClient.head(method: .GET, url: url, path: kind.endpoint + "/" + ctx.localHex,
                                        headers: headers, contentLength: nil)
-        PeerHTTPClient.connect(url: url, on: peer.loop, timeout: .milliseconds(limits.dialTimeout)) { [self] ch in
+        PeerHTTPClient.connect(url: url, on: peer.loop, timeout: .milliseconds(limits.dialTimeout), tls: ctx.tls) { [self] ch in
             try ch.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .milliseconds(limits.connTimeout)))
             try ch.pipeline.syncOperations.addHandler(StreamClientHandler(reader: self, url: url, decoder: decoder))
         }.whenComplete { [self] result in
             switch result {
             case .failure(let e):
-                dialFailed(url, reason: "\(e)")
+                dialFailed(url, reason: GoTLSText.describe(e))
             case .success(let ch):
                 if stopped { ch.close(promise: nil); return }
                 channel = ch
@@ -238,7 +239,7 @@ final class StreamClientHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        self.error = self.error ?? "\(error)"
+        self.error = self.error ?? GoTLSText.describe(error)
         context.close(promise: nil)
     }
 

@@ -44,7 +44,7 @@ final class PooledClientTests: XCTestCase {
         defer { try? server.close().wait() }
         let port = try XCTUnwrap(server.localAddress?.port)
         let url = try XCTUnwrap(PeerURL("http://127.0.0.1:\(port)"))
-        let client = PooledClient()
+        let client = PooledClient(tls: nil)
         defer { client.closeAll() }
         for i in 0..<20 {
             let r = try client.request(on: group.next(), url: url, method: .POST, path: "/leases", headers: [],

@@ -177,7 +177,7 @@ final class TransportTests: XCTestCase {
 
     private func call(_ node: Node, _ method: HTTPMethod, _ path: String, headers: [(String, String)] = [],
                       body: [UInt8]? = nil) async throws -> HTTPClientResponse {
-        try await PeerHTTPClient.request(on: group.next(), url: PeerURL(node.url)!, method: method, path: path,
+        try await PeerHTTPClient.request(on: group.next(), url: PeerURL(node.url)!, tls: nil, method: method, path: path,
                                          headers: headers, body: body.map { .bytes(ByteBuffer(bytes: $0)) } ?? .none,
                                          connectTimeout: .seconds(1), timeout: .seconds(3)).get()
     }
