@@ -623,7 +623,7 @@ sc_member_replace() {
     # (in etcd as well), so the next change waits for a leader among the remaining members.
     MPID[$i]=""
     find_leader || return 1
-    out=$(ctl "${EP[$o]}" member add "m$i" --peer-urls="http://127.0.0.1:${APORT[$i]}") || fail "member add m$i: $(ctl_err)" || return
+    out=$(ctl "${EP[$o]}" member add "m$i" --peer-urls="$PSCHEME://127.0.0.1:${APORT[$i]}") || fail "member add m$i: $(ctl_err)" || return
     initial=$(echo "$out" | sed -n 's/^ETCD_INITIAL_CLUSTER="\(.*\)"$/\1/p')
     [ -n "$initial" ] || fail "member add printed no ETCD_INITIAL_CLUSTER: $out" || return
     INITIAL=$initial
