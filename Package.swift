@@ -142,6 +142,6 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "MVCC", "Storage", "EtcdProto"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "MVCC", "Storage", "EtcdProto", "Transport"]),
     ]
 )
