@@ -109,6 +109,7 @@ let package = Package(
         ], path: "tools/interop-server"),
         .executableTarget(name: "raft-sim", dependencies: ["Raft", "RaftTestKit"], path: "tools/raft-sim"),
         .executableTarget(name: "raft-bench", dependencies: ["Raft"], path: "tools/raft-bench"),
+        .executableTarget(name: "corrupt-db", dependencies: ["Storage", "EtcdProto"], path: "tools/corrupt-db"),
 
         .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftTestKit"]),
         .testTarget(name: "GRPCTests", dependencies: [

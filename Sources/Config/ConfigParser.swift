@@ -52,6 +52,7 @@ public enum ConfigParser {
         "initial-advertise-peer-urls", "initial-cluster", "initial-cluster-token", "initial-cluster-state",
         "max-request-bytes", "max-txn-ops", "quota-backend-bytes", "log-level", "logger", "log-outputs",
         "snapshot-count", "heartbeat-interval", "election-timeout", "config-file", "version", "help",
+        "experimental-initial-corrupt-check", "experimental-corrupt-check-time",
     ]
 
     /// The usage lines etcd prints to stderr with help and after a flag syntax error.

@@ -97,6 +97,9 @@ options.joinExisting = !config.isNewCluster
 options.authToken = config.authToken
 options.authTokenTTL = config.authTokenTTL
 options.bcryptCost = config.bcryptCost
+options.corruptCheckInterval = config.experimental.corruptCheckTime
+// etcd checks a member that has data only (a new member has nothing to compare yet).
+let hadData = ServerNode.hasLog(dataDir: options.dataDir)
 
 if options.joinExisting && !ServerNode.hasLog(dataDir: options.dataDir) {
     guard let existing = await ServerNode.fetchExistingCluster(options: options) else {
@@ -112,6 +115,15 @@ do {
 } catch {
     mainLog.critical("failed to start member: \(error)")
     exit(1)
+}
+
+if config.experimental.initialCorruptCheck && hadData {
+    do {
+        try await node.checkInitialHashKV()
+    } catch {
+        if case .internal(let message) = error { mainLog.critical("\(message)") } else { mainLog.critical("\(error)") }
+        exit(1)
+    }
 }
 
 let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)

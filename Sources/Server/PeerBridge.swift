@@ -52,6 +52,10 @@ final class PeerBridge: PeerHandler, MessageSender, PeerPoster {
         await node?.answerPromote(id: id) ?? .error(503, "server stopped")
     }
 
+    func hashKV(requestJSON: [UInt8]) async -> PeerAnswer {
+        node?.answerHashKV(requestJSON: requestJSON) ?? .error(503, "server stopped")
+    }
+
     func leaseRequest(path: String, body: [UInt8]) async -> (status: Int, body: [UInt8]) {
         guard let node else { return (400, Array("not a primary lessor".utf8)) }
         return await node.answerLeaseRequest(path: path, body: body)

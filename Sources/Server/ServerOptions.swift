@@ -28,6 +28,8 @@ public struct ServerOptions: Sendable {
     /// `--auth-token-ttl` in seconds (simple tokens).
     public var authTokenTTL: Int = 300
     public var bcryptCost: Int = 10
+    /// `--experimental-corrupt-check-time`: the leader's corruption check period (zero: never).
+    public var corruptCheckInterval: Duration = .zero
 
     /// etcd's request timeout: 5 s plus two election timeouts.
     public var requestTimeout: Duration { .seconds(5) + .milliseconds(2 * electionTimeoutMs) }
