@@ -26,8 +26,8 @@ final class MemberRoutesTests: XCTestCase {
     }
 
     func testPromoteRouteAnswersAsEtcd() async throws {
-        let node = try await Node.start(id: 2, port: 22151, group: group)
-        defer { Task { await node.transport.stop() } }
+        // Ports no other transport test uses; the listener is closed before the test returns.
+        let node = try await Node.start(id: 2, port: 22171, group: group)
         let loop = group.next()
         func post(_ path: String) async throws -> PeerCalls.Answer {
             try await PeerCalls.post(url: node.url, path: path, on: loop, timeout: .seconds(3))
@@ -49,11 +49,11 @@ final class MemberRoutesTests: XCTestCase {
 
         r = try await PeerCalls.get(url: node.url, path: "/members/promote/1", json: [], on: loop, timeout: .seconds(3))
         XCTAssertEqual(r.status, 405)
+        await node.transport.stop()
     }
 
     func testHashKVRouteHandsTheBodyOver() async throws {
-        let node = try await Node.start(id: 3, port: 22152, group: group)
-        defer { Task { await node.transport.stop() } }
+        let node = try await Node.start(id: 3, port: 22172, group: group)
         let loop = group.next()
         let r = try await PeerCalls.get(url: node.url, path: "/members/hashkv", json: Array(#"{"revision":5}"#.utf8),
                                         on: loop, timeout: .seconds(3))
@@ -64,8 +64,9 @@ final class MemberRoutesTests: XCTestCase {
         XCTAssertEqual(wrong.status, 405)
         // Nothing listens there: the call fails rather than hanging.
         do {
-            _ = try await PeerCalls.post(url: "http://127.0.0.1:22159", path: "/members/promote/1", on: loop, timeout: .seconds(1))
+            _ = try await PeerCalls.post(url: "http://127.0.0.1:22179", path: "/members/promote/1", on: loop, timeout: .seconds(1))
             XCTFail("expected a connection failure")
         } catch {}
+        await node.transport.stop()
     }
 }
