@@ -63,13 +63,14 @@ cluster: release
 	tools/run-cluster.sh $(BIN_RELEASE)
 
 # Three-member scenarios: walkthrough, leader killed, follower restarted from a snapshot, isolated
-# member, leader stopped (SCENARIOS="..." picks some).
+# member, leader stopped, members replaced, the Cluster API through clientv3, corruption checks
+# (SCENARIOS="..." picks some).
 cluster-test: build cluster-test-run
 
 # Three etcd-swift members, then the mixed cluster (one etcd-swift member, two real etcd 3.4
 # members) on the scenarios that need no snapshot across kinds; then both again over peer TLS.
 cluster-test-run:
 	tools/test-cluster.sh $(BIN_DEBUG)
-	SCENARIOS="walkthrough kill-leader isolated-member sigterm-leader member-replace" tools/test-cluster.sh $(BIN_DEBUG),/usr/bin/etcd,/usr/bin/etcd
-	PEER_TLS=1 tools/test-cluster.sh $(BIN_DEBUG)
-	PEER_TLS=1 SCENARIOS="walkthrough kill-leader isolated-member sigterm-leader" tools/test-cluster.sh $(BIN_DEBUG),/usr/bin/etcd,/usr/bin/etcd
+	SCENARIOS="walkthrough kill-leader isolated-member sigterm-leader member-replace members-api corrupt-check" tools/test-cluster.sh $(BIN_DEBUG),/usr/bin/etcd,/usr/bin/etcd
+	PEER_TLS=1 SCENARIOS="walkthrough kill-leader follower-restart-snapshot member-replace" tools/test-cluster.sh $(BIN_DEBUG)
+	PEER_TLS=1 SCENARIOS="walkthrough kill-leader" tools/test-cluster.sh $(BIN_DEBUG),/usr/bin/etcd,/usr/bin/etcd

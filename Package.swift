@@ -124,6 +124,7 @@ let package = Package(
         ], path: "tools/interop-server"),
         .executableTarget(name: "raft-sim", dependencies: ["Raft", "RaftTestKit"], path: "tools/raft-sim"),
         .executableTarget(name: "raft-bench", dependencies: ["Raft"], path: "tools/raft-bench"),
+        .executableTarget(name: "corrupt-db", dependencies: ["Storage", "EtcdProto"], path: "tools/corrupt-db"),
 
         .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftTestKit"]),
         .testTarget(name: "GRPCTests", dependencies: [
@@ -167,6 +168,6 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "MVCC", "Storage", "EtcdProto"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "MVCC", "Storage", "EtcdProto", "Transport"]),
     ]
 )

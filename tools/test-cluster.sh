@@ -20,6 +20,16 @@
 #   member-replace             16 writers; each member in turn removed (it exits), wiped, added
 #                              back and started `existing`: no write gap of 5 s, every acknowledged
 #                              put reads back on all three, hashkv equal
+#   members-api                the Cluster API through clientv3 (clustercheck member) on a
+#                              follower: etcd's errors, MemberAdd + MemberRemove of a voter never
+#                              started, MemberAddAsLearner, the learner started `existing`,
+#                              MemberPromote (forwarded to the leader), MemberUpdate, MemberRemove
+#   corrupt-check              m1 (an etcd-swift member) stopped, its backend corrupted as etcd's
+#                              e2e corruptHash does (CORRUPT_DB, default corrupt-db next to m1's
+#                              binary), restarted with --experimental-initial-corrupt-check: it
+#                              refuses to start; restarted without: the leader's periodic check
+#                              (--experimental-corrupt-check-time 1s) raises CORRUPT, seen on all
+#                              three, puts fail; m1 stopped, `alarm disarm` through another member
 #
 # Env: SCENARIOS="walkthrough kill-leader" (default: all, in the order above), ETCDCTL (default
 # etcdctl on PATH), BASEPORT (first port to use; default: random free ports in 20000-31999),
@@ -29,10 +39,10 @@
 # and --peer-client-cert-auth).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-ALL_SCENARIOS="walkthrough kill-leader follower-restart-snapshot isolated-member sigterm-leader member-replace"
+ALL_SCENARIOS="walkthrough kill-leader follower-restart-snapshot isolated-member sigterm-leader member-replace members-api corrupt-check"
 SCENARIOS=${SCENARIOS:-$ALL_SCENARIOS}
 
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 # --- arguments -----------------------------------------------------------------------------------
 case $# in
@@ -641,6 +651,81 @@ sc_member_replace() {
   sync_members 60s || return 1
   verify_acked "$SDIR/acked.log" mr/ "$ALL" -serializable || return 1
   hashkv_equal "$(field rev "$SYNC_OUT")"
+}
+
+# members-api: the Cluster API through clientv3 against a follower, with a fourth member (m4, its
+# ports picked after the cluster's) added as a learner, started, promoted, updated and removed.
+sc_members_api() {
+  new_cluster || return 1
+  find_leader || return 1
+  local f voter out id p4 c4 pid4 log4 url4
+  f=$(others "$LEADER" | head -n 1)
+  voter=$(ctl "${EP[$LEADER]}" member list | awk -F', ' -v n="m$LEADER" '$3==n {print $1}')
+  sleep 5 # --strict-reconfig-check: peers connected for 5 s before a voter is added
+  out=$("$CC" member -op errors -endpoints "${EP[$f]}" -id "$voter") || fail "errors: $out" || return
+  info "through follower m$f: promote a voter, unknown ids, a peer URL in use: etcd's errors"
+  pick_ports 3 || return 1
+  c4=${PORTS[0]}; p4=${PORTS[1]}; url4=http://127.0.0.1:$p4
+  out=$("$CC" member -op add -endpoints "${EP[$f]}" -peer "http://127.0.0.1:${PORTS[2]}") || fail "add: $out" || return
+  id=$(field id "$out")
+  out=$("$CC" member -op remove -endpoints "${EP[$f]}" -id "$id") || fail "remove of the unstarted voter: $out" || return
+  info "MemberAdd of a voter ($id) then MemberRemove: $(field members "$out") members left"
+  out=$("$CC" member -op add-learner -endpoints "${EP[$f]}" -peer "$url4" -name m4) || fail "add-learner: $out" || return
+  id=$(field id "$out")
+  log4=$SDIR/m4.log
+  "${MBIN[1]}" --name m4 --data-dir "$SDIR/m4.data" --listen-client-urls "http://127.0.0.1:$c4" \
+    --advertise-client-urls "http://127.0.0.1:$c4" --listen-peer-urls "$url4" --initial-advertise-peer-urls "$url4" \
+    --initial-cluster "$(field initial_cluster "$out")" --initial-cluster-state existing > "$log4" 2>&1 < /dev/null &
+  pid4=$!; track $pid4
+  info "MemberAddAsLearner: m4 ($id) added and started existing"
+  out=$("$CC" member -op promote -endpoints "${EP[$f]}" -id "$id" -timeout 30s) || fail "promote: $out" || return
+  info "MemberPromote through follower m$f: m4 is a voter ($(field not_ready_answers "$out") 'not in sync' answers first)"
+  out=$("$CC" member -op update -endpoints "${EP[$f]}" -id "$id" -peer "$url4,http://localhost:$p4") || fail "update: $out" || return
+  info "MemberUpdate: m4's peer URLs now $url4,http://localhost:$p4"
+  sleep 5
+  out=$("$CC" member -op remove -endpoints "${EP[$f]}" -id "$id") || fail "remove: $out" || return
+  wait_exit "$pid4" 15 || fail "m4 did not exit within 15 s of its removal" || return
+  info "MemberRemove: m4 exited, $(field members "$out") members left"
+  ctl "$ALL" endpoint health > /dev/null || fail "cluster unhealthy after the changes: $(ctl_err)" || return
+}
+
+# corrupt-check: see the header. Needs m1 to be an etcd-swift member (our backend, our tool).
+sc_corrupt_check() {
+  local tool=${CORRUPT_DB:-$(dirname "${MBIN[1]}")/corrupt-db} id i out end
+  [ -x "$tool" ] || fail "no corrupt-db tool at $tool (swift build builds it)" || return
+  new_cluster --experimental-corrupt-check-time 1s || return 1
+  for i in $(seq 0 9); do ctl "$ALL" put "foo0000$i" "v0000$i" > /dev/null || fail "put: $(ctl_err)" || return; done
+  sync_members 30s || return 1
+  id=$(ctl "${EP[2]}" member list | awk -F', ' '$3=="m1" {print $1}')
+  kill_member 1 TERM || return 1
+  out=$("$tool" "$SDIR/m1.data/member/snap/db") || fail "corrupt-db: $out" || return
+  info "$out"
+  EXTRA=(--experimental-initial-corrupt-check)
+  start_member 1
+  wait_exit "${MPID[1]}" 30 || fail "m1 started with a corrupted backend" || return
+  grep -q "etcdmain: $id found data inconsistency with peers" "${MLOG[1]}" ||
+    fail "m1 exited without etcd's message: $(tail -n 1 "${MLOG[1]}")" || return
+  info "initial check: m1 refused to start ('etcdmain: $id found data inconsistency with peers')"
+  EXTRA=(--experimental-corrupt-check-time 1s)
+  start_member 1
+  end=$(($(now_ms) + 20000))
+  for i in 1 2 3; do
+    until [ "$(ctl "${EP[$i]}" alarm list 2>/dev/null)" = "alarm:CORRUPT " ]; do
+      [ "$(now_ms)" -lt "$end" ] || fail "no CORRUPT alarm on m$i: '$(ctl "${EP[$i]}" alarm list)'" || return
+      sleep 0.2
+    done
+  done
+  info "periodic check: CORRUPT raised (member id 0, as etcd); 'alarm list' on m1, m2, m3: alarm:CORRUPT"
+  ctl "${EP[2]}" put k v > /dev/null && fail "a put succeeded with CORRUPT raised" && return 1
+  ctl_err | grep -q "corrupt cluster" || fail "put with CORRUPT raised: $(ctl_err)" || return
+  info "put through m2: $(ctl_err)"
+  kill_member 1 TERM || return 1
+  out=$(ctl "${EP[3]}" alarm disarm) || fail "alarm disarm: $(ctl_err)" || return
+  for i in 2 3; do
+    [ -z "$(ctl "${EP[$i]}" alarm list)" ] || fail "alarm still listed on m$i" || return
+  done
+  ctl "${EP[2]}" put k v > /dev/null || fail "put after disarm: $(ctl_err)" || return
+  info "m1 stopped; 'alarm disarm' through m3 printed '$out'; no alarm on m2, m3; puts succeed"
 }
 
 # --- main ----------------------------------------------------------------------------------------

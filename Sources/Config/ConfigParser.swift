@@ -56,6 +56,8 @@ public enum ConfigParser {
         "peer-cert-file", "peer-key-file", "peer-client-cert-auth", "peer-trusted-ca-file", "peer-auto-tls",
         "peer-crl-file", "peer-cert-allowed-cn", "peer-cert-allowed-hostname", "cipher-suites",
         "experimental-peer-skip-client-san-verification", "client-cert-allowed-hostname",
+        "experimental-initial-corrupt-check", "experimental-corrupt-check-time",
+        "strict-reconfig-check", "auth-token", "auth-token-ttl", "bcrypt-cost",
     ]
 
     /// The usage lines etcd prints to stderr with help and after a flag syntax error.

@@ -106,9 +106,13 @@ options.heartbeatMs = config.heartbeatIntervalMs
 options.electionTimeoutMs = config.electionTimeoutMs
 options.strictReconfigCheck = config.strictReconfigCheck
 options.joinExisting = !config.isNewCluster
+options.peerTLS = peerTLS
 options.authToken = config.authToken
 options.authTokenTTL = config.authTokenTTL
 options.bcryptCost = config.bcryptCost
+options.corruptCheckInterval = config.experimental.corruptCheckTime
+// etcd checks a member that has data only (a new member has nothing to compare yet).
+let hadData = ServerNode.hasLog(dataDir: options.dataDir)
 
 if options.joinExisting && !ServerNode.hasLog(dataDir: options.dataDir) {
     guard let existing = await ServerNode.fetchExistingCluster(options: options, peerTLS: peerTLS) else {
@@ -124,6 +128,15 @@ do {
 } catch {
     mainLog.critical("failed to start member: \(error)")
     exit(1)
+}
+
+if config.experimental.initialCorruptCheck && hadData {
+    do {
+        try await node.checkInitialHashKV()
+    } catch {
+        if case .internal(let message) = error { mainLog.critical("\(message)") } else { mainLog.critical("\(error)") }
+        exit(1)
+    }
 }
 
 let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)

@@ -37,8 +37,11 @@ extension Applier {
         switch r.action {
         case .activate:
             try session.update { tx in try tx.put(.alarm, key, []) }
-            if alarms.insert(member) { response.alarms = [member] }
-            logger.warning("alarm \(r.alarm == .nospace ? "NOSPACE" : "CORRUPT") raised by member \(Identity.hex(r.memberID))")
+            // Logged once, as etcd's "alarm raised": the leader's checks raise it again and again.
+            if alarms.insert(member) {
+                response.alarms = [member]
+                logger.warning("alarm \(r.alarm == .nospace ? "NOSPACE" : "CORRUPT") raised by member \(Identity.hex(r.memberID))")
+            }
         case .deactivate:
             _ = try session.update { tx in try tx.delete(.alarm, key) }
             if alarms.remove(member) { response.alarms = [member] }

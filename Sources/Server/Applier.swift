@@ -257,6 +257,8 @@ final class Applier: @unchecked Sendable {
         do throws(ServerError) {
             if let denied = authDenial(request) { return .failure(denied) }
             if let result = try applyAuth(request, index: index, in: session) { return result }
+            // etcd's applierV3Corrupt: while CORRUPT is raised, writes and lease changes fail.
+            if alarms.contains(.corrupt), Self.refusedWhenCorrupt(request) { return .failure(.corrupt) }
             if let put = request.put {
                 return .put(try session.write { w throws(ServerError) in try KVApply.put(put, in: w) })
             }
@@ -282,6 +284,10 @@ final class Applier: @unchecked Sendable {
             return .failure(error)
         }
         return .none
+    }
+
+    static func refusedWhenCorrupt(_ r: Etcdserverpb_InternalRaftRequest) -> Bool {
+        r.put != nil || r.deleteRange != nil || r.txn != nil || r.compaction != nil || r.leaseGrant != nil || r.leaseRevoke != nil
     }
 
     /// v2 requests carry member attributes and the cluster version (etcd's publish).

@@ -48,6 +48,14 @@ final class PeerBridge: PeerHandler, MessageSender, PeerPoster {
 
     func membersJSON() -> [UInt8] { node?.membership.json() ?? Array("[]".utf8) }
 
+    func promoteMember(id: UInt64) async -> PeerAnswer {
+        await node?.answerPromote(id: id) ?? .error(503, "server stopped")
+    }
+
+    func hashKV(requestJSON: [UInt8]) async -> PeerAnswer {
+        node?.answerHashKV(requestJSON: requestJSON) ?? .error(503, "server stopped")
+    }
+
     func leaseRequest(path: String, body: [UInt8]) async -> (status: Int, body: [UInt8]) {
         guard let node else { return (400, Array("not a primary lessor".utf8)) }
         return await node.answerLeaseRequest(path: path, body: body)

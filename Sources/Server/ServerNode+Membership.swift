@@ -57,10 +57,9 @@ extension ServerNode {
         return try await configure(change)
     }
 
-    /// Promotes a learner. Only the leader knows whether the learner is in sync; a follower
-    /// answers "not leader" (the API forwards nothing yet: clients retry on the leader).
-    public func promoteMember(id: UInt64) async throws(ServerError) -> [Member] {
-        try await checkAdmin()
+    /// Promotes a learner if this member leads (only the leader knows whether the learner is in
+    /// sync), else throws `.notLeader`; `promoteMember` forwards to the leader then.
+    func promoteAsLeader(id: UInt64) async throws(ServerError) -> [Member] {
         guard let progress = await driver.progress() else { throw .notLeader }
         if let learner = progress[id] {
             let leaderMatch = progress[memberID]?.match ?? 0

@@ -41,6 +41,7 @@ public final class ServerNode: Sendable {
     /// The raft driver's thread, shared by the peer transport's connections.
     let raftLoop: MultiThreadedEventLoopGroup
     let leaseExpiry: Mutex<Task<Void, Never>?> = Mutex(nil)
+    let corruptionMonitor: Mutex<Task<Void, Never>?> = Mutex(nil)
     private let publisher: Mutex<Task<Void, Never>?> = Mutex(nil)
     private let published = Published()
     /// Set at start: the peer port's client, for forwarding to the leader.
@@ -174,6 +175,7 @@ public final class ServerNode: Sendable {
         driver.start()
         startPublishing()
         startLeaseExpiry()
+        startCorruptionMonitor()
     }
 
     /// Starts a member that needs no transport (a single-member cluster; tests).
@@ -183,6 +185,7 @@ public final class ServerNode: Sendable {
     /// then closes storage. Waiting requests are answered with "server stopped".
     public func stop() {
         leaseExpiry.withLock { $0?.cancel() }
+        corruptionMonitor.withLock { $0?.cancel() }
         publisher.withLock { $0?.cancel() }
         driver.stop()
         applier.stop()

@@ -1,3 +1,4 @@
+import TLS
 /// What a member needs to know to start: the subset of etcd's configuration the server uses.
 /// The Config module fills it from flags, `ETCD_*` variables or a config file.
 public struct ServerOptions: Sendable {
@@ -23,11 +24,15 @@ public struct ServerOptions: Sendable {
     public var joinExisting = false
     /// The running cluster a new member joins (fetched from its peers before the member starts).
     public var existingCluster: ExistingCluster?
+    /// TLS for https peer URLs: this member's calls to its peers outside raft's streams.
+    public var peerTLS: TLSEndpoint?
     /// `--auth-token`: "simple", "jwt,..." or "".
     public var authToken: String = "simple"
     /// `--auth-token-ttl` in seconds (simple tokens).
     public var authTokenTTL: Int = 300
     public var bcryptCost: Int = 10
+    /// `--experimental-corrupt-check-time`: the leader's corruption check period (zero: never).
+    public var corruptCheckInterval: Duration = .zero
 
     /// etcd's request timeout: 5 s plus two election timeouts.
     public var requestTimeout: Duration { .seconds(5) + .milliseconds(2 * electionTimeoutMs) }

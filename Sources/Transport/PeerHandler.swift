@@ -20,10 +20,16 @@ public protocol PeerHandler: AnyObject, Sendable {
     /// A peer answered that this member was removed from the cluster (410 on a stream, 403 on a
     /// post): etcd stops the member. Called at most once per peer connection attempt.
     func removedFromCluster(reportedBy peer: UInt64)
+    /// POST /members/promote/<id>: the whole answer (status, headers, body) as etcd gives it.
+    func promoteMember(id: UInt64) async -> PeerAnswer
+    /// GET /members/hashkv with a JSON `HashKVRequest` body: the whole answer.
+    func hashKV(requestJSON: [UInt8]) async -> PeerAnswer
 }
 
 extension PeerHandler {
     public func removedFromCluster(reportedBy peer: UInt64) {}
+    public func promoteMember(id: UInt64) async -> PeerAnswer { .notFound }
+    public func hashKV(requestJSON: [UInt8]) async -> PeerAnswer { .notFound }
 }
 
 /// The non-200 answers of etcd's lease handler (leasehttp), for `leaseRequest`.

@@ -84,6 +84,10 @@ public enum StreamKind: String, Sendable, CaseIterable {
 /// What a peer URL path is served by (etcdhttp peer mux + rafthttp mux).
 public enum PeerRoute: Sendable, Equatable {
     case pipeline, stream, snapshot, probing, members, version, leases, leasesInternal, notFound
+    /// POST /members/promote/<id as the client sent it> (etcd's peerMemberPromoteHandler).
+    case promote(String)
+    /// GET /members/hashkv (etcd's hashKVHandler, for corruption checks).
+    case hashKV
 
     public init(path: Substring) {
         switch path {
@@ -94,8 +98,23 @@ public enum PeerRoute: Sendable, Equatable {
         case "/version": self = .version
         case "/leases": self = .leases
         case "/leases/internal": self = .leasesInternal
-        default: self = path.hasPrefix("/raft/stream/") ? .stream : .notFound
+        case "/members/hashkv": self = .hashKV
+        default:
+            if path.hasPrefix(Self.promotePrefix) {
+                self = .promote(String(path.dropFirst(Self.promotePrefix.count)))
+            } else {
+                self = path.hasPrefix("/raft/stream/") ? .stream : .notFound
+            }
         }
+    }
+
+    public static let promotePrefix = "/members/promote/"
+
+    /// The member id of a promote path: decimal digits only, as Go's strconv.ParseUint(s, 10, 64)
+    /// (Swift's UInt64(_:) would also take a leading "+").
+    public static func promoteID(_ s: String) -> UInt64? {
+        guard !s.isEmpty, s.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+        return UInt64(s)
     }
 
     /// The path part of a request URI.

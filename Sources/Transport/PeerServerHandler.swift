@@ -1,5 +1,6 @@
 // The peer listener's HTTP/1.1 handler: etcdhttp's peer mux (/raft..., /members, /version,
-// /leases) answering as etcd does. Confined to its connection's event loop.
+// /leases, /members/promote/<id>, /members/hashkv) answering as etcd does. Confined to its
+// connection's event loop.
 import EtcdProto
 import Logging
 import NIOCore
@@ -100,6 +101,13 @@ final class PeerServerHandler: ChannelInboundHandler {
         case .leases, .leasesInternal:
             guard head.method == .POST else { return answer(.error(405, "Method Not Allowed")) }
             state = .collecting(head, route, ByteBuffer(), limit: 1 << 20)
+        case .promote(let text):
+            guard head.method == .POST else { return answer(.methodNotAllowed(allow: "POST")) }
+            guard PeerRoute.promoteID(text) != nil else { return answer(.error(404, "member \(text) not found in cluster"), cid) }
+            state = .collecting(head, route, ByteBuffer(), limit: 1 << 20)
+        case .hashKV:
+            guard head.method == .GET else { return answer(.methodNotAllowed(allow: "GET")) }
+            state = .collecting(head, route, ByteBuffer(), limit: 1 << 20)
         case .notFound:
             answer(.notFound)
         }
@@ -149,24 +157,39 @@ final class PeerServerHandler: ChannelInboundHandler {
         }
     }
 
-    /// A whole body arrived for /raft or /leases*.
+    /// A whole body arrived for /raft, /leases*, /members/promote/<id> or /members/hashkv.
     private func finish(_ head: HTTPRequestHead, _ route: PeerRoute, _ body: ByteBuffer, context: ChannelHandlerContext) {
         if route == .pipeline {
             respond(context, head, pipelineAnswer(head, body), close: false)
             return
         }
-        let path = route == .leases ? "/leases" : "/leases/internal"
         let bytes = Array(body.readableBytesView)
         let handler = ctx.handler
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let loop = context.eventLoop
-        Task {
-            let r = await handler.leaseRequest(path: path, body: bytes)
-            loop.execute {
-                let (me, context) = bound.value
-                let answer = r.status == 200
+        let work: @Sendable () async -> PeerAnswer
+        switch route {
+        case .promote(let text):
+            let id = PeerRoute.promoteID(text) ?? 0  // checked when the request began
+            work = { await handler.promoteMember(id: id) }
+        case .hashKV:
+            work = { await handler.hashKV(requestJSON: bytes) }
+        default:
+            let path = route == .leases ? "/leases" : "/leases/internal"
+            work = {
+                let r = await handler.leaseRequest(path: path, body: bytes)
+                return r.status == 200
                     ? PeerAnswer(status: 200, headers: [("Content-Type", "application/protobuf")], body: r.body)
                     : PeerAnswer.error(r.status, String(decoding: r.body, as: UTF8.self))
+            }
+        }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let loop = context.eventLoop
+        let clusterID = EtcdID.hex(ctx.clusterID)
+        Task {
+            var built = await work()
+            if case .promote = route { built.headers.insert((PeerHeader.clusterID, clusterID), at: 0) }
+            let answer = built
+            loop.execute {
+                let (me, context) = bound.value
                 me.respond(context, head, answer, close: false)
             }
         }

@@ -19,6 +19,10 @@ final class RecordingHandler: PeerHandler, Sendable {
         var members = "[]"
         var leaseAnswer = (status: 200, body: [UInt8]([8, 1]))
         var onMessage: (@Sendable (Raft.Message) -> Void)?
+        var promoted: [UInt64] = []
+        var promoteAnswer = PeerAnswer.json(200, Array("[]\n".utf8))
+        var hashKVRequests: [[UInt8]] = []
+        var hashKVAnswer = PeerAnswer.json(200, Array(#"{"header":{"revision":1}}"#.utf8))
     }
 
     let state = Mutex(State())
@@ -38,6 +42,18 @@ final class RecordingHandler: PeerHandler, Sendable {
     func membersJSON() -> [UInt8] { Array(state.withLock { $0.members }.utf8) }
     func leaseRequest(path: String, body: [UInt8]) async -> (status: Int, body: [UInt8]) { state.withLock { $0.leaseAnswer } }
     func removedFromCluster(reportedBy peer: UInt64) { state.withLock { $0.removedReports.append(peer) } }
+    func promoteMember(id: UInt64) async -> PeerAnswer {
+        state.withLock { s in
+            s.promoted.append(id)
+            return s.promoteAnswer
+        }
+    }
+    func hashKV(requestJSON: [UInt8]) async -> PeerAnswer {
+        state.withLock { s in
+            s.hashKVRequests.append(requestJSON)
+            return s.hashKVAnswer
+        }
+    }
 
     var messages: [Raft.Message] { state.withLock { $0.messages } }
 }

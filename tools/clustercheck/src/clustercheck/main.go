@@ -8,6 +8,7 @@
 //	clustercheck sync      -endpoints A,B,C -timeout 30s                                  # wait: same leader, revision, raft index
 //	clustercheck newleader -endpoints A,B -old HEXID -since UNIXNANOS -timeout 15s        # wait: a leader other than OLD
 //	clustercheck proxy     -map 127.0.0.1:X=127.0.0.1:Y,... -control FILE                 # peer-traffic proxy that can isolate a member
+//	clustercheck member    -op add|add-learner|promote|update|remove|errors -endpoints A   # Cluster API steps (members.go)
 //
 // Output is plain `key=value` words on stdout so the shell can pick fields out of it; gRPC and client
 // logging go to stderr.
@@ -29,7 +30,7 @@ import (
 )
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: clustercheck write|put|verify|status|sync|newleader|proxy [flags] (see the comment in main.go)")
+	fmt.Fprintln(os.Stderr, "usage: clustercheck write|put|verify|status|sync|newleader|proxy|member [flags] (see the comment in main.go)")
 	os.Exit(2)
 }
 
@@ -55,6 +56,8 @@ func main() {
 		cmdNewLeader(args)
 	case "proxy":
 		cmdProxy(args)
+	case "member":
+		cmdMember(args)
 	default:
 		usage()
 	}
