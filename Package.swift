@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // System C libraries, found with pkg-config.
@@ -56,10 +58,15 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // etcd 3.4's metric set on swift-prometheus: every metric object made once, updated with atomics.
+        .target(name: "EtcdMetrics", dependencies: [
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+        ]),
         // WAL segments and the LMDB backend.
-        .target(name: "Storage", dependencies: ["CLMDB"]),
+        .target(name: "Storage", dependencies: ["CLMDB", "EtcdMetrics"]),
         // Revisions, key index, range/put/delete/txn, compaction.
-        .target(name: "MVCC", dependencies: ["Storage"]),
+        .target(name: "MVCC", dependencies: ["Storage", "EtcdMetrics"]),
         .target(name: "Lease", dependencies: ["Storage"]),
         // Users, roles, permissions, bcrypt, simple and JWT tokens.
         .target(name: "Auth", dependencies: [
@@ -73,14 +80,14 @@ let package = Package(
         ]),
         // Member lifecycle: raft driver, applier, membership, proposals, reads.
         .target(name: "Server", dependencies: [
-            "Storage", "MVCC", "Lease", "Auth", "Raft", "EtcdProto", "Transport", "TLS",
+            "Storage", "MVCC", "Lease", "Auth", "Raft", "EtcdProto", "Transport", "TLS", "EtcdMetrics",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         // etcd 3.4's peer protocol (rafthttp): streams, pipeline, snapshots, /members, /leases.
         .target(name: "Transport", dependencies: [
-            "Raft", "EtcdProto", "TLS",
+            "Raft", "EtcdProto", "TLS", "EtcdMetrics",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -105,14 +112,14 @@ let package = Package(
         ]),
         // gRPC services, HTTP endpoints, protobuf <-> server calls.
         .target(name: "API", dependencies: [
-            "GRPC", "Gateway", "Server", "Auth", "EtcdProto", "Config", "TLS",
+            "GRPC", "Gateway", "Server", "Auth", "EtcdProto", "Config", "TLS", "EtcdMetrics",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "EtcdSwift", dependencies: [
-            "Config", "API", "Server", "TCPProxy", "TLS",
+            "Config", "API", "Server", "TCPProxy", "TLS", "EtcdMetrics",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -143,6 +150,7 @@ let package = Package(
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+        .testTarget(name: "EtcdMetricsTests", dependencies: ["EtcdMetrics"]),
         .testTarget(name: "TCPProxyTests", dependencies: [
             "TCPProxy",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -169,6 +169,11 @@ want=$(printf 'ok\n200\n[+]serializable_read ok\nok\n200\n[+]data_corruption ok\
 [ "$probes" = "$want" ]
 check "/livez and /readyz answer ok, verbose and with exclude" $? "$probes"
 
+# /metrics next to real etcd's: the names, types and labels dashboards and alerts use, on the
+# client port and on --listen-metrics-urls.
+"$here/metrics-check.sh" "$swift_bin" > "$work/metrics.out" 2>&1
+check "/metrics matches etcd's names, types and labels (client port and metrics listener)" $? "$(cat "$work/metrics.out")"
+
 # The watch comparison above means something only if the watcher saw the writes.
 [ "$(grep -c '^w[1-4]$' "$work/watch-$swift_ep")" -ge 7 ]
 check "live etcdctl watch saw the puts, deletes and the txn" $? "$(cat "$work/watch-$swift_ep")"

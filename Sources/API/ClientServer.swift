@@ -35,6 +35,7 @@ public final class ClientServer: Sendable {
             guard node.isLearner, path != "/etcdserverpb.Maintenance/Status", path != "/etcdserverpb.KV/Range" else { return nil }
             return ServerError.notSupportedForLearner.grpcStatus
         }
+        GRPCMetricsObserver.install(on: router, extensive: node.options.extensiveMetrics)
         var configuration = GRPCServerConfiguration()
         configuration.maxReceiveMessageSize = node.options.maxRequestBytes + Self.grpcOverheadBytes
         self.logger = logger

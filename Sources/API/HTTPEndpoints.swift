@@ -12,11 +12,12 @@ final class HTTPEndpoints: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let node: ServerNode
-    private let gateway: Gateway
+    /// Nil on a `--listen-metrics-urls` listener, which serves `/metrics` and `/health` only.
+    private let gateway: Gateway?
     private var head: HTTPRequestHead?
     private var exchange: GatewayExchange?
 
-    init(node: ServerNode, gateway: Gateway) {
+    init(node: ServerNode, gateway: Gateway?) {
         self.node = node
         self.gateway = gateway
     }
@@ -25,7 +26,7 @@ final class HTTPEndpoints: ChannelInboundHandler {
         switch unwrapInboundIn(data) {
         case .head(let h):
             let path = Self.path(h.uri)
-            if Gateway.serves(path: path), h.method != .OPTIONS {
+            if let gateway, Gateway.serves(path: path), h.method != .OPTIONS {
                 exchange = gateway.exchange(head: h, context: context) { [weak self] in self?.exchange = nil }
             } else {
                 head = h
@@ -54,6 +55,10 @@ final class HTTPEndpoints: ChannelInboundHandler {
 
     private func respond(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let path = Self.path(head.uri)
+        if gateway == nil, path != "/metrics", path != "/health" {
+            write(head, Self.notFound, context: context)
+            return
+        }
         // etcd answers every OPTIONS (CORS preflight) with an empty 200.
         if head.method == .OPTIONS {
             write(head, (.ok, "", ""), context: context)

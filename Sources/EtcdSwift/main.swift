@@ -1,5 +1,6 @@
 import API
 import Config
+import EtcdMetrics
 import Foundation
 import Logging
 import NIOCore
@@ -49,6 +50,7 @@ case "panic", "fatal": .critical
 default: .info
 }
 LoggingSystem.bootstrap { label in EtcdLogHandler(label: label, format: format, logLevel: level) }
+Meters.bootstrap()
 let mainLog = Logger(label: "etcdmain")
 let embedLog = Logger(label: "embed")
 
@@ -113,6 +115,7 @@ options.bcryptCost = config.bcryptCost
 options.corruptCheckInterval = config.experimental.corruptCheckTime
 // etcd checks a member that has data only (a new member has nothing to compare yet).
 let hadData = ServerNode.hasLog(dataDir: options.dataDir)
+options.extensiveMetrics = config.metrics == "extensive"
 
 if options.joinExisting && !ServerNode.hasLog(dataDir: options.dataDir) {
     guard let existing = await ServerNode.fetchExistingCluster(options: options, peerTLS: peerTLS) else {
@@ -149,6 +152,19 @@ for url in config.listenClientURLs {
     do {
         try await clients.listen(host: url.host, port: url.port ?? 2379, group: group,
                                  tls: url.scheme == "https" ? clientTLS : nil)
+    } catch {
+        mainLog.critical("listen tcp \(url.hostPort): \(error)")
+        exit(1)
+    }
+}
+let metricsServer = MetricsServer(node: node)
+for url in config.listenMetricsURLs {
+    guard url.scheme == "http" else {
+        mainLog.critical("listen-metrics-urls \(url): only http is supported yet")
+        exit(1)
+    }
+    do {
+        try await metricsServer.listen(host: url.host, port: url.port ?? 2381, group: group)
     } catch {
         mainLog.critical("listen tcp \(url.hostPort): \(error)")
         exit(1)
@@ -193,5 +209,6 @@ for await sig in stopRequested {
 }
 await node.shutdown()
 await clients.shutdown()
+await metricsServer.shutdown()
 try? await group.shutdownGracefully()
 exit(0)

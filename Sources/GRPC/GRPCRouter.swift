@@ -29,6 +29,8 @@ public final class GRPCRouter: Sendable {
         var methods: [String: Handler] = [:]
         var services: Set<String> = []
         var admission: (@Sendable (String) -> GRPCStatus?)?
+        /// Call accounting by method path (see ``GRPCCallObserver``); empty when none is installed.
+        var observers: [String: any GRPCCallObserver] = [:]
     }
 
     /// A check every call passes before its handler runs (grpc-go's interceptors do such work):
@@ -38,6 +40,10 @@ public final class GRPCRouter: Sendable {
     }
 
     private let table = Mutex(Table())
+
+    func setObserverTable(_ observers: [String: any GRPCCallObserver]) {
+        table.withLock { $0.observers = observers }
+    }
 
     public init() {}
 

@@ -135,6 +135,9 @@ final class ServerCall {
     var trailers: HeaderBlock?
     var deferred = false
     var waiters: [CheckedContinuation<Void, any Error>] = []
+    // Accounting (nil when no observer is installed for the method).
+    var observer: (any GRPCCallObserver)?
+    var startedAt: UInt64 = 0
 
     init(id: Int32, maxMessageSize: Int, allocator: ByteBufferAllocator) {
         self.id = id

@@ -178,6 +178,7 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
         calls = [:]
         for (_, call) in all where !call.isFinished {
             call.phase = .finished
+            call.reportFinished(.cancelled)
             call.cancel(GRPCStatus(code: .cancelled, message: "connection closed"))
         }
         for (_, call) in all { call.deadlineTask?.cancel() }
@@ -215,6 +216,7 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
             finish(call, refused)
             return
         }
+        if !table.observers.isEmpty { call.observe(table.observers[call.path]) }
         var deadline: NIODeadline?
         if let timeout = call.timeout {
             guard let ns = GRPCTimeout.parse(timeout) else {
@@ -258,6 +260,7 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
         switch call.phase {
         case .awaitingMessage(let handler):
             call.phase = .running
+            call.observer?.received(bytes: message.readableBytes)
             guard let context = call.context, let loopBound else { return }
             call.context = nil
             let id = call.id
@@ -284,6 +287,7 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
             }
         case .running:
             if let requests = call.requests {
+                call.observer?.received(bytes: message.readableBytes)
                 call.unread += message.readableBytes + 5
                 requests.yield(message)
             }
@@ -347,6 +351,7 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
         guard let call = calls[streamID], !call.isFinished else { return }
         switch result {
         case .success(let message):
+            call.observer?.sent(bytes: message.readableBytes)
             call.pending.writeGRPCMessage(message)
             finish(call, .ok)
         case .failure(let error):
@@ -376,6 +381,7 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
     func finish(_ call: ServerCall, _ status: GRPCStatus) {
         guard !call.isFinished, let session else { return }
         call.phase = .finished
+        call.reportFinished(status.code)
         call.deadlineTask?.cancel()
         call.deadlineTask = nil
         call.requests?.finish()
@@ -425,6 +431,10 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
         guard let call = calls[streamID], !call.isFinished, let session else {
             continuation.resume(throwing: GRPCStatus(code: .cancelled, message: "call is over"))
             return
+        }
+        if let o = call.observer {
+            for message in messages { o.sent(bytes: message.readableBytes) }
+            o.sent(bytes: last.readableBytes)
         }
         for message in messages { call.pending.writeGRPCMessage(message) }
         call.pending.writeGRPCMessage(last)

@@ -1,3 +1,4 @@
+import EtcdMetrics
 import Storage
 
 extension KVStore {
@@ -31,6 +32,7 @@ extension KVStore {
         var done = false
         while !done {
             try storage {
+                var removed = 0
                 try backend.update { tx in
                     var batch: [[UInt8]] = []
                     try tx.forEach(.key, from: start, to: end) { k, _ in
@@ -39,7 +41,7 @@ extension KVStore {
                     }
                     for k in batch {
                         let r = k.withUnsafeBytes { Revision(keyBytes: $0)! }
-                        if !keep.contains(r) { try tx.delete(.key, k) }
+                        if !keep.contains(r) { try tx.delete(.key, k); removed += 1 }
                     }
                     if batch.count < limit {
                         try tx.put(.meta, MetaKey.finishedCompact, revKey)
@@ -48,6 +50,7 @@ extension KVStore {
                         start = batch[batch.count - 1] + [0]
                     }
                 }
+                Meters.compactionKeys.increment(by: Int64(removed))
             }
         }
     }

@@ -42,6 +42,8 @@ public final class KVStore: @unchecked Sendable {
     public var currentRevision: Int64 { index.read { $0.currentRev } }
     /// Revision of the last compaction, -1 before any.
     public var compactedRevision: Int64 { index.read { $0.compactRev } }
+    /// Keys in the index, tombstoned ones included until compacted (etcd's keys_total gauge).
+    public var keyCount: Int { index.read { $0.tree.count } }
     /// Raft index of the last applied entry, as stored with the data.
     public var consistentIndex: UInt64 { index.read { $0.consistentIndex } }
 

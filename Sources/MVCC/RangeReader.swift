@@ -64,6 +64,7 @@ public final class ReadView {
     /// The index generation the view was opened in; after a `KVStore.reload` it still reads the
     /// index of the data its snapshot holds.
     let generation: IndexGeneration
+    private var counts = OpCounts()
 
     init(store: KVStore, tx: ReadTx, rev: Int64, compactRev: Int64, generation: IndexGeneration) {
         self.store = store
@@ -78,7 +79,8 @@ public final class ReadView {
     /// compaction revision.
     public func range(_ key: [UInt8], _ end: [UInt8] = [], options: RangeOptions = RangeOptions())
         throws(MVCCError) -> RangeResult {
-        try store.rangeKeys(tx, key, end, curRev: rev, options, generation: generation)
+        counts.ranges += 1
+        return try store.rangeKeys(tx, key, end, curRev: rev, options, generation: generation)
     }
 
     /// Every change with main revision in `[from, to]` (to clamped to `rev`), oldest first, as
@@ -110,5 +112,8 @@ public final class ReadView {
     }
 
     /// Releases the snapshot.
-    public func end() { tx.end() }
+    public func end() {
+        counts.flush()
+        tx.end()
+    }
 }

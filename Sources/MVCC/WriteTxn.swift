@@ -23,6 +23,7 @@ public final class WriteTxn {
     /// Index changes made so far, newest last, so a rollback can take them back exactly.
     private var undo: [IndexUndo] = []
     private var ended = false
+    private var counts = OpCounts()
 
     init(store: KVStore, tx: BatchTx, beginRev: Int64, batch: WriteBatch? = nil) {
         self.store = store
@@ -41,6 +42,7 @@ public final class WriteTxn {
     public func range(_ key: [UInt8], _ end: [UInt8] = [], options: RangeOptions = RangeOptions())
         throws(MVCCError) -> RangeResult {
         try live()
+        counts.ranges += 1
         return try store.rangeKeys(tx, key, end, curRev: rev, options)
     }
 
@@ -51,6 +53,7 @@ public final class WriteTxn {
     public func put(_ key: [UInt8], _ value: [UInt8], lease: Int64 = 0, prevKV: Bool = false)
         throws(MVCCError) -> KeyValue? {
         try live()
+        counts.puts += 1
         let main = beginRev + 1
         let idxRev = Revision(main: main, sub: Int64(changes.count))
         // One index lookup: read the key's state, then record the put. From here on any failure
@@ -80,6 +83,7 @@ public final class WriteTxn {
     public func deleteRange(_ key: [UInt8], _ end: [UInt8] = [], prevKV: Bool = false)
         throws(MVCCError) -> (deleted: Int64, prevKVs: [KeyValue]) {
         try live()
+        counts.deletes += 1
         let atRev = rev
         let found: [(key: [UInt8], rev: Revision)] = store.index.read { st in
             var out: [(key: [UInt8], rev: Revision)] = []
@@ -116,6 +120,7 @@ public final class WriteTxn {
     @discardableResult
     public func end() throws(MVCCError) -> [Event] {
         precondition(!ended, "WriteTxn used after end() or rollback()")
+        counts.flush()
         if let failure {
             rollback()
             throw failure
@@ -153,6 +158,7 @@ public final class WriteTxn {
     public func rollback() {
         guard !ended else { return }
         ended = true
+        counts.flush()
         tx.abort()
         undoIndex()
     }

@@ -1,4 +1,5 @@
 import Auth
+import EtcdMetrics
 import EtcdProto
 import Foundation
 import Lease
@@ -249,7 +250,9 @@ final class Applier: @unchecked Sendable {
         }
         // Entries the backend already holds (replayed after a restart) are not applied twice.
         if entry.index <= session.appliedThrough { return waiter.map { ($0.completion, .none) } }
+        let started = Meters.now()
         let result = applyV3(request, index: entry.index, in: session)
+        Meters.noteApply(since: started)
         return waiter.map { ($0.completion, result) }
     }
 

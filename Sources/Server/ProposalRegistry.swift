@@ -1,3 +1,4 @@
+import EtcdMetrics
 import EtcdProto
 import Foundation
 import Synchronization
@@ -31,7 +32,9 @@ final class ProposalRegistry: Sendable {
 
     /// Answers `id` with `error` if it still waits.
     func fail(_ id: UInt64, _ error: ServerError) {
-        take(id)?.completion(.failure(error))
+        guard let waiter = take(id) else { return }
+        Meters.proposalsFailed.increment()
+        waiter.completion(.failure(error))
     }
 
     /// Answers every waiter with `error` (stop).
@@ -46,6 +49,7 @@ final class ProposalRegistry: Sendable {
             let ids = w.filter { !$0.value.survivesLeaderChange }.map(\.key)
             return ids.compactMap { w.removeValue(forKey: $0) }
         }
+        Meters.proposalsFailed.increment(by: Int64(due.count))
         for w in due { w.completion(.failure(.leaderChanged)) }
     }
 
@@ -55,6 +59,7 @@ final class ProposalRegistry: Sendable {
             let ids = w.filter { $0.value.deadline <= now }.map(\.key)
             return ids.compactMap { w.removeValue(forKey: $0) }
         }
+        Meters.proposalsFailed.increment(by: Int64(due.count))
         for w in due { w.completion(.failure(error(w))) }
     }
 

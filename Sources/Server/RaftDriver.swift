@@ -1,3 +1,4 @@
+import EtcdMetrics
 import EtcdProto
 import Foundation
 import Logging
@@ -351,6 +352,7 @@ final class RaftDriver: @unchecked Sendable {
             s.isLeader = ss.raftState == .leader
             if ss.lead != 0 && ss.lead != before.0 {
                 s.leaderChanges += 1
+                Meters.leaderChanges.increment()
                 s.leaderElected = .now
             }
             return before

@@ -99,35 +99,6 @@ extension ServerNode {
         return response
     }
 
-    /// A minimal Prometheus text page; etcd's full metric set comes with the observability issue.
-    public func metricsText() -> String {
-        let raft = driver.status.withLock { $0 }
-        return """
-        # HELP etcd_server_has_leader Whether or not a leader exists. 1 is existence, 0 is not.
-        # TYPE etcd_server_has_leader gauge
-        etcd_server_has_leader \(raft.leader != 0 ? 1 : 0)
-        # HELP etcd_server_is_leader Whether or not this member is a leader. 1 if is, 0 otherwise.
-        # TYPE etcd_server_is_leader gauge
-        etcd_server_is_leader \(raft.isLeader ? 1 : 0)
-        # HELP etcd_server_leader_changes_seen_total The number of leader changes seen.
-        # TYPE etcd_server_leader_changes_seen_total counter
-        etcd_server_leader_changes_seen_total \(raft.leaderChanges)
-        # HELP etcd_server_proposals_committed_total The total number of consensus proposals committed.
-        # TYPE etcd_server_proposals_committed_total gauge
-        etcd_server_proposals_committed_total \(raft.committed)
-        # HELP etcd_server_proposals_applied_total The total number of consensus proposals applied.
-        # TYPE etcd_server_proposals_applied_total gauge
-        etcd_server_proposals_applied_total \(applier.appliedIndex)
-        # HELP etcd_server_proposals_pending The current number of pending proposals to commit.
-        # TYPE etcd_server_proposals_pending gauge
-        etcd_server_proposals_pending \(registry.count)
-        # HELP etcd_mvcc_db_total_size_in_bytes Total size of the underlying database physically allocated in bytes.
-        # TYPE etcd_mvcc_db_total_size_in_bytes gauge
-        etcd_mvcc_db_total_size_in_bytes \(storage.dbSize)
-
-        """
-    }
-
     /// etcd's isTxnSerializable: every range in the txn (both branches) is serializable.
     static func isSerializable(_ t: Etcdserverpb_TxnRequest) -> Bool {
         for op in t.success + t.failure {

@@ -33,6 +33,8 @@ public struct ServerOptions: Sendable {
     public var bcryptCost: Int = 10
     /// `--experimental-corrupt-check-time`: the leader's corruption check period (zero: never).
     public var corruptCheckInterval: Duration = .zero
+    /// `--metrics extensive`: gRPC handling-time histograms too.
+    public var extensiveMetrics = false
 
     /// etcd's request timeout: 5 s plus two election timeouts.
     public var requestTimeout: Duration { .seconds(5) + .milliseconds(2 * electionTimeoutMs) }

@@ -1,3 +1,4 @@
+import EtcdMetrics
 import Glibc
 
 /// The write-ahead log under `<data-dir>/member/wal/`: numbered, preallocated segment files of
@@ -232,7 +233,9 @@ public final class WAL {
     /// Writes every buffered record and waits for the disk (fdatasync).
     public func sync() throws {
         try flush()
+        let start = Meters.now()
         guard fdatasync(fd) == 0 else { throw WALError.io(operation: "fdatasync", path: tailPath, errno: errno) }
+        Meters.walFsync.record(Meters.seconds(since: start))
     }
 
     /// Deletes segments that hold only entries before `index` (the index of a saved snapshot),

@@ -1,6 +1,7 @@
 // One remote member: two stream writers (fed by the peer's stream GETs to us), two stream
 // readers (our GETs to the peer), the pipeline (POST /raft, 4 workers, 64 queued) and snapshot
 // posts. A "remote" (a member we only heard of through X-PeerURLs) has the pipeline only.
+import EtcdMetrics
 import EtcdProto
 import Logging
 import NIOCore
@@ -19,6 +20,8 @@ final class Peer: @unchecked Sendable {
     let loop: any EventLoop
     let ctx: TransportContext
     let activity: PeerActivity
+    /// This peer's rafthttp metrics, made once.
+    let meters: PeerMeters
     var picker: URLPicker
     private(set) var streamsEnabled = false
     private var writers: [StreamWriter] = []
@@ -34,6 +37,7 @@ final class Peer: @unchecked Sendable {
         self.loop = loop
         self.ctx = ctx
         self.activity = PeerActivity(peerID: id, logger: ctx.logger)
+        self.meters = PeerMeters(id: id)
         self.picker = URLPicker(urls)
     }
 
@@ -131,6 +135,7 @@ final class Peer: @unchecked Sendable {
         var headers = ctx.requestHeaders()
         headers.insert(("Content-Type", "application/protobuf"), at: 0)
         let body = ByteBuffer(bytes: m.raftpbBytes())
+        meters.sent.increment(by: Int64(body.readableBytes))
         PeerHTTPClient.request(on: loop, url: url, tls: ctx.tls, method: .POST, path: "/raft", headers: headers, body: .bytes(body),
                                connectTimeout: .milliseconds(ctx.limits.dialTimeout),
                                timeout: .milliseconds(ctx.limits.postTimeout)).whenComplete { [self] result in

@@ -1,6 +1,7 @@
 // The peer listener's HTTP/1.1 handler: etcdhttp's peer mux (/raft..., /members, /version,
 // /leases, /members/promote/<id>, /members/hashkv) answering as etcd does. Confined to its
 // connection's event loop.
+import EtcdMetrics
 import EtcdProto
 import Logging
 import NIOCore
@@ -212,6 +213,9 @@ final class PeerServerHandler: ChannelInboundHandler {
         do {
             let m = try ctx.validator.validate(pb, path: .pipeline, expectedFrom: from,
                                                isKnown: transport.isKnown, isRemoved: ctx.handler.isRemoved)
+            // Counted once validated (no series for an unknown sender). The pipeline carries
+            // messages only while streams are down, so a registry lookup here is fine.
+            PeerMeters(id: m.from).received.increment(by: Int64(body.readableBytes))
             ctx.handler.process(m)
             a = PeerAnswer(status: 204)
         } catch .removedSender(let id) {

@@ -132,6 +132,9 @@ final class StreamReader: @unchecked Sendable {
         dialFailed(url, reason: reason)
     }
 
+    /// Stream bytes from the peer, for etcd_network_peer_received_bytes_total.
+    func received(bytes: Int) { peer.meters.received.increment(by: Int64(bytes)) }
+
     /// One decoded frame: link heartbeats are dropped, others validated and handed to the server.
     func deliver(_ pb: Raftpb_Message) {
         if pb.isLinkHeartbeat || stopped { return }
@@ -207,6 +210,7 @@ final class StreamClientHandler: ChannelInboundHandler {
     }
 
     private func decode(_ chunk: ByteBuffer, context: ChannelHandlerContext) {
+        reader.received(bytes: chunk.readableBytes)
         // Take the decoder out of `self` while mutating so its buffer is not copied (COW).
         let current = decoder
         decoder = .none

@@ -1,6 +1,7 @@
 // streamWriter: writes messages to a peer over the response body of the stream GET the peer
 // made to us. The connection lives on its own event loop; the writer is confined to the peer's
 // loop and hops only to write. Queued messages are bounded (etcd: a 4096-message channel).
+import EtcdMetrics
 import EtcdProto
 import Logging
 import NIOCore
@@ -32,10 +33,12 @@ final class StreamWriter: @unchecked Sendable {
     private let activity: PeerActivity
     private(set) var conn: OutgoingConn?
     private var heartbeat: RepeatedTask?
+    private let meters: PeerMeters
 
     init(kind: StreamKind, peerID: UInt64, loop: any EventLoop, ctx: TransportContext, activity: PeerActivity) {
         self.kind = kind
         self.peerID = peerID
+        self.meters = PeerMeters(id: peerID)
         self.loop = loop
         self.ctx = ctx
         self.activity = activity
@@ -87,6 +90,7 @@ final class StreamWriter: @unchecked Sendable {
         let bytes = c.pending
         c.pending = ByteBuffer()
         c.pendingCount = 0
+        meters.sent.increment(by: Int64(bytes.readableBytes))
         c.inFlight += n
         if c.writesOutstanding == 0 { c.lastProgress = .now() }
         c.writesOutstanding += 1
