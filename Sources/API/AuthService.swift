@@ -61,10 +61,12 @@ struct AuthService {
 }
 
 extension RequestCredentials {
-    /// The token a client sent: gRPC clients use `token`, the JSON gateway `authorization`.
+    /// The token a client sent (gRPC clients use `token`, the JSON gateway `authorization`); a
+    /// token wins over the client certificate, as in etcd's AuthInfoFromCtx.
     static func from(_ context: ServerContext) -> RequestCredentials? {
-        guard let token = context.requestMetadata["token"] ?? context.requestMetadata["authorization"] else { return nil }
-        return .token(token)
+        if let token = context.requestMetadata["token"] ?? context.requestMetadata["authorization"] { return .token(token) }
+        if let name = context.peerCertificateCommonName { return .certificate(commonName: name) }
+        return nil
     }
 }
 

@@ -109,6 +109,7 @@ options.joinExisting = !config.isNewCluster
 options.authToken = config.authToken
 options.authTokenTTL = config.authTokenTTL
 options.bcryptCost = config.bcryptCost
+options.clientCertAuth = config.clientTLS.clientCertAuth
 
 if options.joinExisting && !ServerNode.hasLog(dataDir: options.dataDir) {
     guard let existing = await ServerNode.fetchExistingCluster(options: options, peerTLS: peerTLS) else {

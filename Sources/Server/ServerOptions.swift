@@ -28,6 +28,8 @@ public struct ServerOptions: Sendable {
     /// `--auth-token-ttl` in seconds (simple tokens).
     public var authTokenTTL: Int = 300
     public var bcryptCost: Int = 10
+    /// `--client-cert-auth`: a call without a token acts as its client certificate's common name.
+    public var clientCertAuth = false
 
     /// etcd's request timeout: 5 s plus two election timeouts.
     public var requestTimeout: Duration { .seconds(5) + .milliseconds(2 * electionTimeoutMs) }
