@@ -61,14 +61,35 @@ struct AuthService {
 }
 
 extension RequestCredentials {
-    /// The token a client sent: gRPC clients use `token`, the JSON gateway `authorization`.
+    /// The token a client sent (gRPC clients use `token`, the JSON gateway `authorization`); a
+    /// token wins over the client certificate, as in etcd's AuthInfoFromCtx.
     static func from(_ context: ServerContext) -> RequestCredentials? {
-        guard let token = context.requestMetadata["token"] ?? context.requestMetadata["authorization"] else { return nil }
-        return .token(token)
+        if let token = context.requestMetadata["token"] ?? context.requestMetadata["authorization"] { return .token(token) }
+        if let name = context.peerCertificateCommonName { return .certificate(commonName: name) }
+        return nil
     }
 }
 
 extension ServerError {
+    var isAuthRefusal: Bool {
+        switch self {
+        case .userEmpty, .invalidAuthToken, .permissionDenied, .userNotFound, .authOldRevision: true
+        default: false
+        }
+    }
+
+    /// etcd's Maintenance server hands back the auth package's own errors, unconverted: code
+    /// Unknown and "auth: ..." text.
+    var unconvertedAuth: ServerError {
+        let message = grpcStatus.message
+        guard isAuthRefusal, message.hasPrefix("etcdserver: ") else { return self }
+        return .internal("auth: " + message.dropFirst("etcdserver: ".count))
+    }
+
+    /// etcd's Lock and Election servers run on an in-process client and return its errors, which
+    /// grpc-go sends as code Unknown with the same text.
+    var viaClient: ServerError { isAuthRefusal ? .internal(grpcStatus.message) : self }
+
     /// A refused watch's cancel reason: the gRPC error's text as grpc-go prints it (etcd's
     /// `rpctypes.ErrGRPC*.Error()`).
     var watchCancelReason: String {

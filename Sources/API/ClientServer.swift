@@ -38,6 +38,8 @@ public final class ClientServer: Sendable {
         GRPCMetricsObserver.install(on: router, extensive: node.options.extensiveMetrics)
         var configuration = GRPCServerConfiguration()
         configuration.maxReceiveMessageSize = node.options.maxRequestBytes + Self.grpcOverheadBytes
+        // Only `--client-cert-auth` makes the certificate's name a user; spare the parse otherwise.
+        if node.options.clientCertAuth { configuration.peerCertificateCommonName = TLSEndpoint.verifiedPeerCommonName }
         self.logger = logger
         let gateway = Gateway(router: router, maxMessageBytes: configuration.maxReceiveMessageSize)
         grpc = GRPCServer(router: router, configuration: configuration) { channel in

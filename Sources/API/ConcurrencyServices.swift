@@ -8,6 +8,7 @@ struct ConcurrencyServices {
 
     func register(on router: GRPCRouter) {
         let node = self.node
+        let router = ClientErrors(router: router)
         router.unary("/v3lockpb.Lock/Lock") { (r: V3lockpb_LockRequest, _) throws(ServerError) in
             let (header, key) = try await node.lock(name: r.name, lease: r.lease)
             var response = V3lockpb_LockResponse()
@@ -46,15 +47,34 @@ struct ConcurrencyServices {
             response.kv = kv
             return response
         }
-        router.addServerStreaming("/v3electionpb.Election/Observe") { message, responses, _ in
+        router.base.addServerStreaming("/v3electionpb.Election/Observe") { message, responses, _ in
             let request: V3electionpb_LeaderRequest = try ProtoCodec.decode(message)
-            try await node.observe(name: request.name) { header, kv in
-                var response = V3electionpb_LeaderResponse()
-                response.header = node.fill(header)
-                response.kv = kv
-                try await responses.send(ProtoCodec.encode(response))
-                return true
+            do {
+                try await node.observe(name: request.name) { header, kv in
+                    var response = V3electionpb_LeaderResponse()
+                    response.header = node.fill(header)
+                    response.kv = kv
+                    try await responses.send(ProtoCodec.encode(response))
+                    return true
+                }
+            } catch let error as ServerError where error.isAuthRefusal {
+                // etcd's observer just closes its channel when a read fails: the stream ends OK.
+                return
             }
+        }
+    }
+}
+
+/// Registers unary calls whose refusals look as etcd's in-process client makes them.
+private struct ClientErrors {
+    let base: GRPCRouter
+    init(router: GRPCRouter) { base = router }
+
+    func unary<Request: ProtoMessage, Response: ProtoMessage>(
+        _ path: String, _ body: @escaping @Sendable (Request, ServerContext) async throws(ServerError) -> Response
+    ) {
+        base.unary(path) { (request: Request, context) throws(ServerError) in
+            do throws(ServerError) { return try await body(request, context) } catch { throw error.viaClient }
         }
     }
 }

@@ -14,18 +14,22 @@ struct MaintenanceService {
         }
         // Hashes read the whole key space: off the event loop, so other calls keep flowing.
         router.unary("/etcdserverpb.Maintenance/HashKV") { (r: Etcdserverpb_HashKVRequest, _) throws(ServerError) in
-            try await node.checkAdmin()
+            do throws(ServerError) { try await node.checkAdmin() } catch { throw error.unconvertedAuth }
             return try await offLoop { () throws(ServerError) in try node.hashKV(revision: r.revision) }
         }
         router.unary("/etcdserverpb.Maintenance/Hash") { (_: Etcdserverpb_HashRequest, _) throws(ServerError) in
-            try await node.checkAdmin()
+            do throws(ServerError) { try await node.checkAdmin() } catch { throw error.unconvertedAuth }
             return try await offLoop { () throws(ServerError) in try node.hash() }
         }
         router.unary("/etcdserverpb.Maintenance/Alarm") { (r: Etcdserverpb_AlarmRequest, _) throws(ServerError) in
-            try await node.alarm(r)
+            // etcd proposes every Alarm call, a GET too, so a bad token is refused even there.
+            do throws(ServerError) {
+                _ = try await node.currentAuthInfo()
+                return try await node.alarm(r)
+            } catch { throw error.unconvertedAuth }
         }
         router.unary("/etcdserverpb.Maintenance/Defragment") { (_: Etcdserverpb_DefragmentRequest, _) throws(ServerError) in
-            try await node.checkAdmin()
+            do throws(ServerError) { try await node.checkAdmin() } catch { throw error.unconvertedAuth }
             // LMDB reuses freed pages itself, and the quota counts pages in use; nothing to rewrite.
             // etcd's answer carries no header.
             return Etcdserverpb_DefragmentResponse()

@@ -13,13 +13,18 @@ extension GRPCRouter {
         addUnary(path) { buffer, context in
             let request: Request = try ProtoCodec.decode(buffer)
             // The client's token travels with the task, for the server to resolve where etcd does.
-            let result = await RequestCredentials.$current.withValue(RequestCredentials.from(context)) {
+            // Without credentials (and none inherited) nothing is bound: a task-local binding
+            // allocates, and most calls carry no token.
+            let run = { () async -> Result<Response, ServerError> in
                 do throws(ServerError) {
-                    return Result<Response, ServerError>.success(try await body(request, context))
+                    return .success(try await body(request, context))
                 } catch {
                     return .failure(error)
                 }
             }
+            let credentials = RequestCredentials.from(context)
+            let result = credentials == nil && RequestCredentials.current == nil
+                ? await run() : await RequestCredentials.$current.withValue(credentials) { await run() }
             switch result {
             case .success(let response): return ProtoCodec.encode(response)
             case .failure(let error): throw error.grpcStatus

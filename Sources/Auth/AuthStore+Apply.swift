@@ -172,7 +172,10 @@ extension AuthStore {
 
     // MARK: Helpers
 
-    private func publish(_ s: State) { state.withLock { $0 = s } }
+    private func publish(_ s: State) {
+        state.withLock { $0 = s }
+        enabled.store(s.enabled, ordering: .releasing)
+    }
 
     private func bumpRevision(_ s: inout State, _ tx: BatchTx) throws(AuthError) {
         let next = s.revision + 1

@@ -28,6 +28,10 @@ public final class AuthStore: Sendable {
     public let bcryptCost: Int
     public let tokens: any TokenProvider
     let state: Mutex<State>
+    /// `state.enabled`, readable without the lock: with auth off every request asks only this.
+    /// Written right after each publish of `state` (apply side), so it lags the state by no more
+    /// than a check racing with the AuthEnable entry would anyway.
+    let enabled: Atomic<Bool>
 
     struct State: Sendable {
         var enabled = false
@@ -60,6 +64,7 @@ public final class AuthStore: Sendable {
             }
         }
         state = Mutex(loaded)
+        enabled = Atomic(loaded.enabled)
         if loaded.enabled { tokens.enable() }
     }
 
@@ -68,6 +73,7 @@ public final class AuthStore: Sendable {
     public func reload() throws(AuthError) {
         let loaded = try Self.load(backend)
         state.withLock { $0 = loaded }
+        enabled.store(loaded.enabled, ordering: .releasing)
         if loaded.enabled { tokens.enable() } else { tokens.disable() }
     }
 
@@ -111,7 +117,7 @@ public final class AuthStore: Sendable {
 
     var snapshot: State { state.withLock { $0 } }
 
-    public var isEnabled: Bool { state.withLock { $0.enabled } }
+    public var isEnabled: Bool { enabled.load(ordering: .acquiring) }
     public var revision: UInt64 { state.withLock { $0.revision } }
 
     /// etcd's CheckPassword, done before an Authenticate is proposed: the revision the password
@@ -163,6 +169,7 @@ public final class AuthStore: Sendable {
 
     /// etcd's isOpPermitted, shared by the three key checks below.
     func checkOp(_ info: AuthInfo?, key: [UInt8], rangeEnd: [UInt8], write: Bool) throws(AuthError) {
+        guard isEnabled else { return }
         let s = snapshot
         guard s.enabled else { return }
         guard let info, info.revision != 0 else { throw .userEmpty }
@@ -188,6 +195,7 @@ public final class AuthStore: Sendable {
 
     /// Calls that need the root role (etcd's IsAdminPermitted); no check while auth is disabled.
     public func checkAdmin(_ info: AuthInfo?) throws(AuthError) {
+        guard isEnabled else { return }
         let s = snapshot
         guard s.enabled else { return }
         guard let info, !info.username.isEmpty else { throw .userEmpty }

@@ -116,6 +116,7 @@ options.corruptCheckInterval = config.experimental.corruptCheckTime
 // etcd checks a member that has data only (a new member has nothing to compare yet).
 let hadData = ServerNode.hasLog(dataDir: options.dataDir)
 options.extensiveMetrics = config.metrics == "extensive"
+options.clientCertAuth = config.clientTLS.clientCertAuth
 
 if options.joinExisting && !ServerNode.hasLog(dataDir: options.dataDir) {
     guard let existing = await ServerNode.fetchExistingCluster(options: options, peerTLS: peerTLS) else {

@@ -144,6 +144,9 @@ public struct ServerContext: Sendable {
     public let remoteAddress: SocketAddress?
     /// The `:authority` the client named.
     public let authority: String?
+    /// The common name of the client's verified TLS certificate (see
+    /// ``GRPCServerConfiguration/peerCertificateCommonName``); nil without one.
+    public let peerCertificateCommonName: String?
     let response: ResponseMetadata
 
     /// True once the call is over for the client (cancelled, reset, deadline passed). Handlers may also check
@@ -160,7 +163,7 @@ extension ServerContext {
     /// The context of an in-process call (the JSON gateway); `cancel()` ends it as a client's reset would.
     public init(localPath path: String, metadata: Metadata, remoteAddress: SocketAddress?) {
         self.init(path: path, requestMetadata: metadata, deadline: nil, remoteAddress: remoteAddress, authority: nil,
-                  response: ResponseMetadata())
+                  peerCertificateCommonName: nil, response: ResponseMetadata())
     }
 
     /// Marks an in-process call cancelled (its caller went away); the caller cancels the handler's task too.

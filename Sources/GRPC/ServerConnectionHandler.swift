@@ -22,6 +22,10 @@ public struct GRPCServerConfiguration: Sendable {
     public var runHandlersOnEventLoop: Bool = true
     /// A connection must send its first bytes (enough to tell HTTP/2 from HTTP/1.1) within this time.
     public var protocolDetectionTimeout: TimeAmount = .seconds(20)
+    /// Tells the common name of the peer's verified certificate, if the connection has one (asked
+    /// once per connection, on its loop, once the first HTTP/2 bytes arrived: after any TLS
+    /// handshake). Its answer reaches handlers as ``ServerContext/peerCertificateCommonName``.
+    public var peerCertificateCommonName: (@Sendable (Channel) -> String?)?
 
     public init() {}
 }
@@ -50,6 +54,7 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
     var executor: EventLoopTaskExecutor?
     var calls: [Int32: ServerCall] = [:]
     var remoteAddress: SocketAddress?
+    var peerCommonName: String?
     var allocator = ByteBufferAllocator()
     var inReadBurst = false
     var needsFlush = false
@@ -66,6 +71,7 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
         self.context = context
         self.allocator = context.channel.allocator
         self.remoteAddress = context.channel.remoteAddress
+        self.peerCommonName = configuration.peerCertificateCommonName?(context.channel)
         self.loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         if configuration.runHandlersOnEventLoop { executor = EventLoopTaskExecutor(loop: context.eventLoop) }
         var settings = NGHTTP2Session.Settings()
@@ -236,7 +242,7 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
         call.response = response
         let context = ServerContext(
             path: call.path, requestMetadata: call.metadata, deadline: deadline, remoteAddress: remoteAddress,
-            authority: call.authority, response: response)
+            authority: call.authority, peerCertificateCommonName: peerCommonName, response: response)
         call.metadata = Metadata()
         switch handler {
         case .unary, .serverStreaming:

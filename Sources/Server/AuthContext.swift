@@ -7,6 +7,9 @@ import EtcdProto
 /// say) works with any token, as in etcd.
 public enum RequestCredentials: Sendable {
     case token(String)
+    /// No token, but a verified client certificate with this common name (used only under
+    /// `--client-cert-auth`, as etcd's AuthInfoFromTLS).
+    case certificate(commonName: String)
     /// The member itself acting with root rights (etcd's WithRoot), for lease expiry.
     case root
 

@@ -14,6 +14,8 @@ extension ServerNode {
         switch RequestCredentials.current {
         case nil: return nil
         case .root: return AuthInfo(username: AuthStore.rootUser, revision: auth.revision)
+        case .certificate(let name):
+            return options.clientCertAuth ? AuthInfo(username: name, revision: auth.revision) : nil
         case .token(let token):
             if let index = auth.tokens.requiredIndex(of: token), index > applier.appliedIndex {
                 let deadline = ContinuousClock.now + options.requestTimeout

@@ -35,6 +35,8 @@ public struct ServerOptions: Sendable {
     public var corruptCheckInterval: Duration = .zero
     /// `--metrics extensive`: gRPC handling-time histograms too.
     public var extensiveMetrics = false
+    /// `--client-cert-auth`: a call without a token acts as its client certificate's common name.
+    public var clientCertAuth = false
 
     /// etcd's request timeout: 5 s plus two election timeouts.
     public var requestTimeout: Duration { .seconds(5) + .milliseconds(2 * electionTimeoutMs) }

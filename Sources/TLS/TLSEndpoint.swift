@@ -145,3 +145,18 @@ public final class TLSEndpoint: Sendable {
         try NIOSSLClientHandler(context: context, serverHostname: host, verificationCallback: callback)
     }
 }
+
+extension TLSEndpoint {
+    /// The common name of the client certificate BoringSSL verified on `channel` (etcd's
+    /// AuthInfoFromTLS reads the first verified chain's leaf); nil on a plain connection, without
+    /// a client certificate. An empty name is kept: etcd then denies as for an unknown user.
+    /// Call on the channel's loop.
+    public static func verifiedPeerCommonName(of channel: Channel) -> String? {
+        guard let handler = try? channel.pipeline.syncOperations.handler(type: NIOSSLHandler.self),
+              let peer = handler.peerCertificate,
+              let der = try? peer.toDERBytes(),
+              let cert = try? Certificate(derEncoded: der)
+        else { return nil }
+        return CertificateChecks.commonName(cert)
+    }
+}
