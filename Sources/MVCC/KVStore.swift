@@ -43,7 +43,8 @@ public final class KVStore: @unchecked Sendable {
     /// Revision of the last compaction, -1 before any.
     public var compactedRevision: Int64 { index.read { $0.compactRev } }
     /// Keys in the index, tombstoned ones included until compacted (etcd's keys_total gauge).
-    public var keyCount: Int { index.read { $0.tree.count } }
+    /// Keys that exist now (deleted ones, kept in the index until compacted, do not count).
+    public var keyCount: Int { index.read { $0.liveKeys } }
     /// Raft index of the last applied entry, as stored with the data.
     public var consistentIndex: UInt64 { index.read { $0.consistentIndex } }
 
@@ -134,6 +135,12 @@ public final class KVStore: @unchecked Sendable {
                 return true
             }
         }
+        var live = 0
+        st.tree.ascend(from: []) { ki in
+            if ki.isLive { live += 1 }
+            return true
+        }
+        st.liveKeys = live
         st.currentRev = max(st.currentRev, st.compactRev, 1)
         st.lastWriteRev = st.currentRev
         return Loaded(state: st, leases: leases.map { (key: $0.key, lease: $0.value) }, scheduled: scheduled)

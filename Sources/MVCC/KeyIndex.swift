@@ -36,6 +36,8 @@ final class KeyIndex {
 
     /// Whether only one empty generation is left (the key can leave the index).
     var isEmpty: Bool { generations.count == 1 && generations[0].isEmpty }
+    /// The key exists now: its newest generation has not been ended by a delete.
+    var isLive: Bool { !generations[generations.count - 1].isEmpty }
 
     /// Records a put at `rev`, which must be newer than anything recorded.
     func put(_ rev: Revision) {

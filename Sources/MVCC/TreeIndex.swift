@@ -11,6 +11,8 @@ struct IndexState {
     /// Revision of the last compaction (-1 before any).
     var compactRev: Int64 = -1
     var consistentIndex: UInt64 = 0
+    /// Keys that exist now (their newest generation is not deleted): etcd's keys gauge.
+    var liveKeys = 0
     /// Identifies the data this state was loaded from. `KVStore.reload` retires it (handing it
     /// the tree, for read views still on the old data) and starts a new one.
     var generation = IndexGeneration()
@@ -67,14 +69,18 @@ extension IndexState {
 
     /// Records a delete of a live key (the writer only).
     mutating func tombstone(_ key: [UInt8], _ rev: Revision) -> Bool {
-        tree.get(key)?.tombstone(rev) ?? false
+        guard tree.get(key)?.tombstone(rev) == true else { return false }
+        liveKeys -= 1
+        return true
     }
 
     /// Takes back index changes (newest last in `ops`) and resets the writer's revision.
     mutating func undo(_ ops: [IndexUndo], lastWriteRev: Int64) {
         for op in ops.reversed() {
             guard let ki = tree.get(op.key) else { preconditionFailure("rollback: key left the index") }
+            let wasLive = ki.isLive
             if op.tombstone { ki.undoTombstone() } else { ki.undoPut() }
+            liveKeys += (ki.isLive ? 1 : 0) - (wasLive ? 1 : 0)
             if op.created && ki.isEmpty { tree.remove(op.key) }
         }
         self.lastWriteRev = lastWriteRev

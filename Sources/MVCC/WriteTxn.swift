@@ -61,8 +61,10 @@ public final class WriteTxn {
         let (prior, created) = store.index.write { st in
             var created = false
             let ki = st.tree.getOrInsert(key) { created = true; return KeyIndex(key: key) }
+            let wasLive = ki.isLive
             let p = ki.get(atRev: main)
             ki.put(idxRev)
+            if !wasLive { st.liveKeys += 1 }
             return (p, created)
         }
         undo.append(IndexUndo(key: key, tombstone: false, created: created))

@@ -36,6 +36,31 @@ final class KVStoreTests: XCTestCase {
         XCTAssertEqual(try s.get("foo", "", .init(rev: 3)).rev, 5, "header revision is the current one")
     }
 
+    /// etcd's keys gauge: keys that exist now, through deletes, re-puts, rollbacks and a reload.
+    func testKeyCountCountsLiveKeysOnly() throws {
+        let f = try StoreFixture()
+        try f.store.put("a", "1")
+        try f.store.put("b", "1")
+        try f.store.put("b", "2")
+        XCTAssertEqual(f.store.keyCount, 2)
+        try f.store.delete("b")
+        XCTAssertEqual(f.store.keyCount, 1, "a deleted key stays in the index but does not count")
+        do {
+            let txn = try f.store.write()
+            try txn.put(b("b"), b("3"))
+            try txn.put(b("c"), b("1"))
+            _ = try txn.deleteRange(b("a"))
+            txn.rollback()
+        }
+        XCTAssertEqual(f.store.keyCount, 1, "a rolled-back transaction changes nothing")
+        try f.store.put("b", "4")
+        XCTAssertEqual(f.store.keyCount, 2)
+        try f.reopen()
+        XCTAssertEqual(f.store.keyCount, 2, "rebuilt from the backend")
+        try f.store.delete("a")
+        XCTAssertEqual(f.store.keyCount, 1)
+    }
+
     func testRangeOptions() throws {
         let f = try StoreFixture()
         var s: KVStore { f.store }
