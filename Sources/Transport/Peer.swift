@@ -62,6 +62,7 @@ final class Peer: @unchecked Sendable {
         stopped = true
         for w in writers { w.stop() }
         for r in readers { r.stop() }
+        readers = []
         pipelineQueue.removeAll()
     }
 

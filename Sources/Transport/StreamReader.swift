@@ -11,7 +11,10 @@ import Raft
 /// @unchecked Sendable: all state is confined to the peer's event loop.
 final class StreamReader: @unchecked Sendable {
     let kind: StreamKind
-    private unowned let peer: Peer
+    /// Strong: a dial or a read may still complete after the peer was removed and stopped (a
+    /// removed member's connections close under us). `Peer.stop` drops its readers, which breaks
+    /// the cycle once their last callback has run.
+    private let peer: Peer
     private var ctx: TransportContext { peer.ctx }
     private var channel: Channel?
     private var retry: Scheduled<Void>?
