@@ -41,7 +41,7 @@ let package = Package(
 
         // gRPC over HTTP/2 (nghttp2) on SwiftNIO. Knows nothing of etcd.
         .target(name: "GRPC", dependencies: [
-            "CNghttp2",
+            "CNghttp2", "GoSyntax",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
@@ -70,7 +70,7 @@ let package = Package(
         .target(name: "Lease", dependencies: ["Storage"]),
         // Users, roles, permissions, bcrypt, simple and JWT tokens.
         .target(name: "Auth", dependencies: [
-            "Storage",
+            "Storage", "GoSyntax",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ], swiftSettings: [
@@ -80,7 +80,7 @@ let package = Package(
         ]),
         // Member lifecycle: raft driver, applier, membership, proposals, reads.
         .target(name: "Server", dependencies: [
-            "Storage", "MVCC", "Lease", "Auth", "Raft", "EtcdProto", "Transport", "TLS", "EtcdMetrics",
+            "Storage", "MVCC", "Lease", "Auth", "Raft", "EtcdProto", "Transport", "TLS", "EtcdMetrics", "GoSyntax",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -94,13 +94,16 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Flags, ETCD_* environment, --config-file YAML.
+        // Go's value syntax (strconv, time.ParseDuration, %q, encoding/json strings): one place.
+        .target(name: "GoSyntax"),
         .target(name: "Config", dependencies: [
+            "GoSyntax",
             .product(name: "Yams", package: "Yams"),
         ]),
         // etcd's JSON gateway (grpc-gateway's /v3 routes): a descriptor-driven JSON codec over
         // protobuf-c, calling the gRPC router's handlers in-process.
         .target(name: "Gateway", dependencies: [
-            "GRPC", "EtcdProto", "CProtobufC",
+            "GRPC", "EtcdProto", "CProtobufC", "GoSyntax",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
@@ -149,7 +152,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),
-        .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config", "GoSyntax"]),
         .testTarget(name: "EtcdMetricsTests", dependencies: ["EtcdMetrics"]),
         .testTarget(name: "TCPProxyTests", dependencies: [
             "TCPProxy",

@@ -1,3 +1,4 @@
+import GoSyntax
 import Crypto
 import Foundation
 import _CryptoExtras
@@ -37,8 +38,8 @@ public final class JWTTokenProvider: TokenProvider {
         self.method = method
         self.now = now
         if let text = options["ttl"], !text.isEmpty {
-            guard let d = parseGoDuration(text) else { throw .invalidAuthOptions("auth: invalid ttl \(text)") }
-            ttl = d
+            guard let ns = GoSyntax.parseDuration(text) else { throw .invalidAuthOptions("auth: invalid ttl \(text)") }
+            ttl = .nanoseconds(ns)
         } else {
             ttl = Self.defaultTTL
         }
@@ -100,7 +101,7 @@ public final class JWTTokenProvider: TokenProvider {
     public func assign(username: String, revision: UInt64, prefix: String, index: UInt64) throws(AuthError) -> String {
         let exp = Int64(now().timeIntervalSince1970) + ttl.components.seconds
         let header = "{\"alg\":\"\(method.rawValue)\",\"typ\":\"JWT\"}"
-        let claims = "{\"exp\":\(exp),\"revision\":\(revision),\"username\":\(jsonString(username))}"
+        let claims = "{\"exp\":\(exp),\"revision\":\(revision),\"username\":\(GoSyntax.jsonString(username))}"
         let signingInput = base64URL(Array(header.utf8)) + "." + base64URL(Array(claims.utf8))
         guard let signature = try? sign(Array(signingInput.utf8)) else {
             throw .invalidAuthOptions("auth: token signing attempted with verify-only key")
@@ -195,38 +196,3 @@ func decodeBase64URL(_ text: Substring) -> [UInt8]? {
     return Data(base64Encoded: s).map { Array($0) }
 }
 
-/// A JSON string literal as Go's encoding/json writes one (it also escapes <, > and &).
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case "<", ">", "&", "\u{2028}", "\u{2029}": out += String(format: "\\u%04x", u.value)
-        default:
-            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-        }
-    }
-    return out + "\""
-}
-
-/// Go's time.ParseDuration for the forms etcd's ttl option takes ("5m", "1h30m", "300s", "1.5h").
-func parseGoDuration(_ text: String) -> Duration? {
-    let units: [(String, Double)] = [("ns", 1e-9), ("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600)]
-    var rest = Substring(text)
-    var total = 0.0
-    if rest == "0" { return .zero }
-    guard !rest.isEmpty else { return nil }
-    while !rest.isEmpty {
-        let number = rest.prefix { $0.isNumber || $0 == "." }
-        guard !number.isEmpty, let value = Double(number) else { return nil }
-        rest = rest.dropFirst(number.count)
-        guard let (unit, scale) = units.filter({ rest.hasPrefix($0.0) }).max(by: { $0.0.count < $1.0.count }) else { return nil }
-        rest = rest.dropFirst(unit.count)
-        total += value * scale
-    }
-    return .milliseconds(Int64((total * 1000).rounded()))
-}

@@ -1,3 +1,5 @@
+import GoSyntax
+
 /// What the command line asks for.
 public enum ParseOutcome: Sendable {
     /// Start a member with this configuration.

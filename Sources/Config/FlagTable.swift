@@ -1,3 +1,5 @@
+import GoSyntax
+
 // The flags of etcd 3.4 (etcdmain/config.go `newConfig`), each with its Go value type, default and
 // help section. One table drives parsing, `ETCD_*` lookup, the config-file keys and the help text.
 

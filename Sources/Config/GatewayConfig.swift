@@ -1,3 +1,5 @@
+import GoSyntax
+
 /// The flags of `etcd gateway start` (etcd 3.4's `etcdmain/gateway.go`): etcd's L4 gateway, a TCP
 /// proxy in front of a cluster's client endpoints.
 public struct GatewayConfig: Sendable, Equatable {

@@ -1,3 +1,5 @@
+import GoSyntax
+
 /// TLS settings of one side (client or peer), from `--cert-file`... or `--peer-cert-file`...,
 /// or a config file's `client-transport-security` / `peer-transport-security`.
 public struct TLSConfig: Sendable, Equatable {

@@ -1,3 +1,5 @@
+import GoSyntax
+
 // URLs as etcd reads them: Go's `net/url.Parse`, then `types.NewURLs` (scheme http/https/unix/unixs,
 // "host:port", no path), plus `net.SplitHostPort` and `net.ParseIP` for the bind checks.
 

@@ -1,3 +1,5 @@
+import GoSyntax
+
 // etcd's checks of a parsed configuration: embed `Config.Validate` (with its logging set-up
 // checks) at parse time, and etcdserver's `VerifyBootstrap` / `VerifyJoinExisting`, which etcd runs
 // only when a member starts without a WAL, so the caller decides when to run them.

@@ -1,3 +1,4 @@
+import GoSyntax
 import NIOCore
 import Synchronization
 
@@ -110,7 +111,7 @@ public final class GRPCRouter: Sendable {
     /// The status grpc-go returns for a path with no handler.
     static func unimplementedStatus(path: String, table: Table) -> GRPCStatus {
         guard let (service, method) = split(path) else {
-            return GRPCStatus(code: .resourceExhausted, message: "malformed method name: \(goQuote(path))")
+            return GRPCStatus(code: .resourceExhausted, message: "malformed method name: \(GoSyntax.quote(path))")
         }
         if table.services.contains(service) {
             return GRPCStatus(code: .unimplemented, message: "unknown method \(method) for service \(service)")
@@ -118,18 +119,6 @@ public final class GRPCRouter: Sendable {
         return GRPCStatus(code: .unimplemented, message: "unknown service \(service)")
     }
 
-    private static func goQuote(_ s: String) -> String {
-        var out = "\""
-        for ch in s.unicodeScalars {
-            switch ch {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            default: out.unicodeScalars.append(ch)
-            }
-        }
-        return out + "\""
-    }
 }
 
 /// What a handler knows about its call.

@@ -1,3 +1,4 @@
+import GoSyntax
 import CProtobufC
 
 /// JSON -> protobuf, by descriptor, as grpc-gateway reads a request body in etcd 3.4 (golang/protobuf
@@ -127,7 +128,7 @@ private final class MessageBuilder {
             if let e = f.enumeration, let v = protobuf_c_enum_descriptor_get_value_by_name(e, name) {
                 return Int32(v.pointee.value)
             }
-            throw JSONError("unknown value \(goQuote(name)) for enum \(f.goTypeName)")
+            throw JSONError("unknown value \(GoSyntax.quote(name)) for enum \(f.goTypeName)")
         case .number(let text):
             guard let v = Int32(exactly: text) else { throw JSONError("json: cannot unmarshal number \(text) into Go value of type \(f.goTypeName)") }
             return v
@@ -181,20 +182,6 @@ private func typeError(_ value: JSONValue, _ goType: String) -> JSONError {
     JSONError("json: cannot unmarshal \(value.goKind) into Go value of type \(goType)")
 }
 
-/// Go's %q for the names it prints in errors (only quotes and backslashes need care here).
-func goQuote(_ s: String) -> String {
-    var out = "\""
-    for ch in s.unicodeScalars {
-        switch ch {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        default: out.unicodeScalars.append(ch)
-        }
-    }
-    return out + "\""
-}
 
 extension FixedWidthInteger {
     /// Parses a JSON integer literal as Go's strconv.ParseInt/ParseUint does: decimal digits only (no

@@ -1,3 +1,4 @@
+import GoSyntax
 import EtcdProto
 import Foundation
 import Storage
@@ -22,10 +23,10 @@ public struct Member: Sendable, Equatable {
     /// Go's `json.Marshal` of etcd's `membership.Member`: the bytes real etcd members put in the
     /// bootstrap ConfChange entries, so every member's log holds the same entries.
     public var json: String {
-        var s = "{\"id\":\(id),\"peerURLs\":[\(peerURLs.map(GoJSON.quote).joined(separator: ","))]"
+        var s = "{\"id\":\(id),\"peerURLs\":[\(peerURLs.map(GoSyntax.jsonString).joined(separator: ","))]"
         if isLearner { s += ",\"isLearner\":true" }
-        if !name.isEmpty { s += ",\"name\":\(GoJSON.quote(name))" }
-        if !clientURLs.isEmpty { s += ",\"clientURLs\":[\(clientURLs.map(GoJSON.quote).joined(separator: ","))]" }
+        if !name.isEmpty { s += ",\"name\":\(GoSyntax.jsonString(name))" }
+        if !clientURLs.isEmpty { s += ",\"clientURLs\":[\(clientURLs.map(GoSyntax.jsonString).joined(separator: ","))]" }
         return s + "}"
     }
 
@@ -216,23 +217,3 @@ final class Membership: Sendable {
     }
 }
 
-/// Go's `encoding/json` string quoting (HTML-safe escapes included), so JSON this server writes
-/// into the replicated log is byte-identical to what an etcd member writes.
-enum GoJSON {
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "<", ">", "&", "\u{2028}", "\u{2029}": out += String(format: "\\u%04x", u.value)
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
-}

@@ -1,3 +1,4 @@
+import GoSyntax
 import Auth
 import EtcdProto
 import Foundation
@@ -299,9 +300,9 @@ public final class ServerNode: Sendable {
     }
 
     private func attributesRequest() -> Etcdserverpb_Request {
-        let urls = options.advertiseClientURLs.map(GoJSON.quote).joined(separator: ",")
+        let urls = options.advertiseClientURLs.map(GoSyntax.jsonString).joined(separator: ",")
         return v2Request(path: "/0/members/\(Identity.hex(memberID))/attributes",
-                         value: "{\"name\":\(GoJSON.quote(options.name)),\"clientURLs\":[\(urls)]}")
+                         value: "{\"name\":\(GoSyntax.jsonString(options.name)),\"clientURLs\":[\(urls)]}")
     }
 
     /// The leader records the cluster version once (etcd's leader does when every member runs

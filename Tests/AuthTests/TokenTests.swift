@@ -86,9 +86,5 @@ import _CryptoExtras
         #expect(throws: AuthError.self) { try makeTokenProvider("jwt,sign-method", simpleTTL: .seconds(1)) }
         #expect(throws: AuthError.self) { try makeTokenProvider("jwt,sign-method=XX256", simpleTTL: .seconds(1)) }
         #expect(throws: AuthError.self) { try makeTokenProvider("jwt,sign-method=RS256", simpleTTL: .seconds(1)) }
-        #expect(parseGoDuration("5m") == .seconds(300))
-        #expect(parseGoDuration("1h30m") == .seconds(5400))
-        #expect(parseGoDuration("1.5s") == .milliseconds(1500))
-        #expect(parseGoDuration("5") == nil)
     }
 }

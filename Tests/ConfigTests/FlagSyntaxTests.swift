@@ -1,3 +1,4 @@
+import GoSyntax
 import Config
 import XCTest
 
@@ -144,6 +145,16 @@ final class FlagSyntaxTests: XCTestCase {
         XCTAssertEqual(runConfig(["--experimental-corrupt-check-time", "0"])?.experimental.corruptCheckTime, .zero)
         assertError(["--snapshot-count", "1__0"], "invalid value \"1__0\" for flag -snapshot-count: parse error",
                     kind: .usage, exit: 2)
+    }
+
+    func testQuotingFollowsGo() {
+        // fmt's %q and encoding/json differ: \x escapes against \u escapes, HTML-safe JSON.
+        XCTAssertEqual(GoSyntax.quote("a\"b\\c\n\u{1}"), "\"a\\\"b\\\\c\\n\\x01\"")
+        XCTAssertEqual(GoSyntax.quote(["x", "y z"]), "[\"x\" \"y z\"]")
+        XCTAssertEqual(GoSyntax.jsonString("<a&b>\u{1}\t"), "\"\\u003ca\\u0026b\\u003e\\u0001\\t\"")
+        XCTAssertEqual(GoSyntax.parseDuration("1h30m"), 5_400_000_000_000)
+        XCTAssertEqual(GoSyntax.parseDuration("1.5s"), 1_500_000_000)
+        XCTAssertNil(GoSyntax.parseDuration("5"))
     }
 
     func testURLListsAreParsedAndSorted() throws {

@@ -1,15 +1,16 @@
-// Value syntax as Go's `strconv`, `time.ParseDuration` and `fmt` `%q` accept or print it, so that
-// flag values and error messages match etcd's byte for byte.
+// Value syntax as Go's `strconv`, `time.ParseDuration`, `fmt`'s `%q` and `encoding/json` accept or
+// print it, so that flag values, error messages and the JSON etcd writes into its log match etcd's
+// byte for byte. One module, so every other module quotes the same way.
 
 /// Why a Go-style number failed to parse (`strconv.ErrSyntax` / `strconv.ErrRange`).
-enum NumberSyntaxError: Error, Equatable {
+public enum NumberSyntaxError: Error, Equatable {
     case syntax
     case range
 }
 
-enum GoSyntax {
+public enum GoSyntax {
     /// `strconv.ParseBool`.
-    static func parseBool(_ s: String) -> Bool? {
+    public static func parseBool(_ s: String) -> Bool? {
         switch s {
         case "1", "t", "T", "TRUE", "true", "True": return true
         case "0", "f", "F", "FALSE", "false", "False": return false
@@ -18,7 +19,7 @@ enum GoSyntax {
     }
 
     /// `strconv.ParseUint(s, 0, bits)`: optional 0x/0o/0b or leading-0 octal prefix, `_` between digits.
-    static func parseUint(_ s: String, bits: Int) throws(NumberSyntaxError) -> UInt64 {
+    public static func parseUint(_ s: String, bits: Int) throws(NumberSyntaxError) -> UInt64 {
         let bytes = Array(s.utf8)
         if bytes.isEmpty { throw .syntax }
         var digits = bytes[...]
@@ -57,7 +58,7 @@ enum GoSyntax {
     }
 
     /// `strconv.ParseInt(s, 0, bits)`.
-    static func parseInt(_ s: String, bits: Int) throws(NumberSyntaxError) -> Int64 {
+    public static func parseInt(_ s: String, bits: Int) throws(NumberSyntaxError) -> Int64 {
         var body = Substring(s)
         var negative = false
         if let first = body.first, first == "+" || first == "-" {
@@ -106,7 +107,7 @@ enum GoSyntax {
     }
 
     /// `time.ParseDuration`, in nanoseconds; nil where Go returns an error.
-    static func parseDuration(_ input: String) -> Int64? {
+    public static func parseDuration(_ input: String) -> Int64? {
         var s = Array(input.unicodeScalars)[...]
         var negative = false
         if let f = s.first, f == "-" || f == "+" {
@@ -177,7 +178,7 @@ enum GoSyntax {
     }
 
     /// Go's `%q` of a string (quoted, with backslash escapes).
-    static func quote(_ s: String) -> String {
+    public static func quote(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
             switch u {
@@ -188,8 +189,7 @@ enum GoSyntax {
             case "\r": out += "\\r"
             default:
                 if u.value < 0x20 || u.value == 0x7f {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\x" + (hex.count < 2 ? "0" + hex : hex)
+                    out += hexEscape(u.value, prefix: "\\x", width: 2)
                 } else {
                     out.unicodeScalars.append(u)
                 }
@@ -199,12 +199,12 @@ enum GoSyntax {
     }
 
     /// Go's `%q` of a `[]string`: `["a" "b"]`.
-    static func quote(_ list: [String]) -> String {
+    public static func quote(_ list: [String]) -> String {
         "[" + list.map { quote($0) }.joined(separator: " ") + "]"
     }
 
     /// Go's `time.Duration.String()`, used for help defaults and raw values.
-    static func formatDuration(nanoseconds ns: Int64) -> String {
+    public static func formatDuration(nanoseconds ns: Int64) -> String {
         if ns == 0 { return "0s" }
         let negative = ns < 0
         let u = ns.magnitude
@@ -237,5 +237,29 @@ enum GoSyntax {
             scale /= 10
         }
         return "\(whole).\(digits)"
+    }
+
+    /// A JSON string literal as Go's `encoding/json` writes one: HTML-safe (`<`, `>`, `&` and the
+    /// line/paragraph separators escaped as \u00XX), control characters as \uXXXX.
+    public static func jsonString(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "<", ">", "&", "\u{2028}", "\u{2029}": out += hexEscape(u.value, prefix: "\\u", width: 4)
+            default:
+                if u.value < 0x20 { out += hexEscape(u.value, prefix: "\\u", width: 4) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
+    }
+
+    private static func hexEscape(_ v: UInt32, prefix: String, width: Int) -> String {
+        let hex = String(v, radix: 16)
+        return prefix + String(repeating: "0", count: max(0, width - hex.count)) + hex
     }
 }
