@@ -24,15 +24,19 @@
 #      OUT (default: a new /tmp/etcd-swift-bench-cluster.XXXXXX), WORKLOADS (names from the list
 #      above, space-separated; default all), BENCH_TIMEOUT (60: seconds after which a workload
 #      starts no new op; it is killed BENCH_TIMEOUT+60 s after start), HEALTH_TIMEOUT (30 s),
-#      ETCDCTL (default etcdctl on PATH), GOCACHE (default /tmp/gocache).
+#      ETCDCTL (default etcdctl on PATH), GOCACHE (default /tmp/gocache),
+#      SECURE (0; 1: clients over TLS (https listeners, a CA and a certificate for 127.0.0.1 made
+#      by openssl for the run) and auth enabled (root user, simple tokens; each bench connection
+#      authenticates once); default workloads then put-32c256cl range-s-32c256cl).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [ $# -ge 1 ] && [ $# -le 2 ] || usage
 case $1 in -h|--help) usage;; esac
 
 ALL_WORKLOADS="put-1c1cl put-32c256cl range-l-32c256cl range-s-32c256cl txn-put-16c128cl lease-ka-8c64cl watch-100w-500ps"
-WORKLOADS=${WORKLOADS:-$ALL_WORKLOADS}
+SECURE=${SECURE:-0}
+if [ "$SECURE" = 1 ]; then WORKLOADS=${WORKLOADS:-put-32c256cl range-s-32c256cl}; else WORKLOADS=${WORKLOADS:-$ALL_WORKLOADS}; fi
 for w in $WORKLOADS; do
   case " $ALL_WORKLOADS " in *" $w "*) ;; *) echo "bench-cluster: unknown workload '$w' (known: $ALL_WORKLOADS)" >&2; exit 2;; esac
 done
@@ -63,6 +67,24 @@ BENCH=$OUT/etcdbench
 (cd "$here/bench" && GO111MODULE=off GOFLAGS= GOPATH="$here/bench:/usr/share/gocode" GOCACHE=${GOCACHE:-/tmp/gocache} \
    go build -o "$BENCH" etcdbench) || { echo "bench-cluster: cannot build etcdbench" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/etcd-bench-cluster-data.XXXXXX)
+
+# --- SECURE=1: a CA and a server certificate for 127.0.0.1; etcdctl and etcdbench flags ----------
+SCHEME=http; MEMBER_TLS=(); CTL_TLS=(); CTL_AUTH=(); BENCH_FLAGS=()
+if [ "$SECURE" = 1 ]; then
+  command -v openssl >/dev/null || { echo "bench-cluster: SECURE=1 needs openssl" >&2; exit 2; }
+  certs=$OUT/certs; mkdir -p "$certs"
+  ( cd "$certs" &&
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=bench-ca -keyout ca.key -out ca.crt &&
+    openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr &&
+    printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' > ext.cnf &&
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile ext.cnf -out server.crt
+  ) > "$OUT/logs/certs.log" 2>&1 || { echo "bench-cluster: openssl failed (see $OUT/logs/certs.log)" >&2; exit 1; }
+  SCHEME=https
+  MEMBER_TLS=(--cert-file "$certs/server.crt" --key-file "$certs/server.key")
+  CTL_TLS=(--cacert "$certs/ca.crt")
+  CTL_AUTH=("${CTL_TLS[@]}" --user root:bench-root)
+  BENCH_FLAGS=(-cacert "$certs/ca.crt" -user root:bench-root)
+fi
 
 # --- processes: every member PID is recorded with its kernel start time; only those are signalled --
 declare -A PSTART=()
@@ -155,13 +177,14 @@ run_side() { # SIDE ROUND
   local cports=("" "$1" "$3" "$5") pports=("" "$2" "$4" "$6")
   for i in 1 2 3; do
     initial+="${initial:+,}m$i=http://127.0.0.1:${pports[$i]}"
-    eps+="${eps:+,}http://127.0.0.1:${cports[$i]}"
+    eps+="${eps:+,}$SCHEME://127.0.0.1:${cports[$i]}"
   done
   token=bench-$side$round-$1-$$
   MPIDS=()
   for i in 1 2 3; do
     "$bin" --name "m$i" --data-dir "$data/m$i.data" \
-      --listen-client-urls "http://127.0.0.1:${cports[$i]}" --advertise-client-urls "http://127.0.0.1:${cports[$i]}" \
+      --listen-client-urls "$SCHEME://127.0.0.1:${cports[$i]}" --advertise-client-urls "$SCHEME://127.0.0.1:${cports[$i]}" \
+      "${MEMBER_TLS[@]}" \
       --listen-peer-urls "http://127.0.0.1:${pports[$i]}" --initial-advertise-peer-urls "http://127.0.0.1:${pports[$i]}" \
       --initial-cluster "$initial" --initial-cluster-token "$token" --initial-cluster-state new \
       > "$logs/m$i.log" 2>&1 < /dev/null &
@@ -174,7 +197,7 @@ run_side() { # SIDE ROUND
     [ "$(member_alive_count)" = 3 ] || { why="a member exited during startup"; break; }
     ok=1
     for ep in ${eps//,/ }; do
-      timeout --foreground 5 "$ETCDCTL" --endpoints="$ep" --dial-timeout=1s --command-timeout=2s endpoint health >/dev/null 2>&1 || { ok=0; break; }
+      timeout --foreground 5 "$ETCDCTL" --endpoints="$ep" --dial-timeout=1s --command-timeout=2s endpoint health "${CTL_TLS[@]}" >/dev/null 2>&1 || { ok=0; break; }
     done
     [ $ok = 1 ] && break
     sleep 0.2
@@ -187,17 +210,22 @@ run_side() { # SIDE ROUND
     return 1
   fi
   echo "bench-cluster: $side$round: cluster up in $((SECONDS - t0)) s ($eps)" >&2
+  if [ "$SECURE" = 1 ]; then
+    { timeout --foreground 20 "$ETCDCTL" --endpoints="$eps" "${CTL_TLS[@]}" user add root:bench-root &&
+      timeout --foreground 20 "$ETCDCTL" --endpoints="$eps" "${CTL_TLS[@]}" auth enable; } > "$logs/auth.log" 2>&1 \
+      || echo "bench-cluster: $side$round: enabling auth failed (see $logs/auth.log)" >&2
+  fi
   # Warm-up (not recorded) and the fixture read by the range workloads.
-  timeout --foreground 120 "$BENCH" put -endpoints "$eps" -conns 4 -clients 16 -total 1000 -val-size 256 -key-space 1000 -timeout 60s \
+  timeout --foreground 120 "$BENCH" put "${BENCH_FLAGS[@]}" -endpoints "$eps" -conns 4 -clients 16 -total 1000 -val-size 256 -key-space 1000 -timeout 60s \
     > /dev/null 2> "$logs/warmup.err" || echo "bench-cluster: $side$round: warm-up failed (see $logs/warmup.err)" >&2
-  timeout --foreground 20 "$ETCDCTL" --endpoints="$eps" --command-timeout=10s put foo "$(head -c 256 /dev/zero | tr '\0' v)" > /dev/null 2>&1 \
+  timeout --foreground 20 "$ETCDCTL" --endpoints="$eps" "${CTL_AUTH[@]}" --command-timeout=10s put foo "$(head -c 256 /dev/zero | tr '\0' v)" > /dev/null 2>&1 \
     || echo "bench-cluster: $side$round: fixture put of foo failed" >&2
 
   local name args res summary
   for name in $WORKLOADS; do
     args=$(workload_args "$name")
     # shellcheck disable=SC2086
-    res=$(timeout --foreground -k 5 $((BENCH_TIMEOUT + 60)) "$BENCH" $args -endpoints "$eps" -timeout "${BENCH_TIMEOUT}s" 2> "$logs/$name.err" | tail -n 1)
+    res=$(timeout --foreground -k 5 $((BENCH_TIMEOUT + 60)) "$BENCH" $args "${BENCH_FLAGS[@]}" -endpoints "$eps" -timeout "${BENCH_TIMEOUT}s" 2> "$logs/$name.err" | tail -n 1)
     if python3 -c 'import json,sys; json.loads(sys.argv[1])["qps"]' "$res" 2>/dev/null; then
       emit "$res" "$side" "$round" "$name" "$(member_alive_count)"
       summary=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1])
@@ -212,14 +240,14 @@ print("qps=%.0f p50=%.2fms p99=%.2fms ops=%d errors=%d%s" % (d["qps"], d["p50_ms
 
   # Stop: followers first, then the leader (a leader stopped last has nobody to hand over to).
   local lead=""
-  lead=$(timeout --foreground 10 "$ETCDCTL" --endpoints="$eps" --dial-timeout=1s --command-timeout=3s endpoint status -w json 2>/dev/null |
+  lead=$(timeout --foreground 10 "$ETCDCTL" --endpoints="$eps" --dial-timeout=1s --command-timeout=3s "${CTL_AUTH[@]}" endpoint status -w json 2>/dev/null |
     python3 -c 'import json,sys
 for s in json.load(sys.stdin):
     h = s["Status"]["header"]
     if h.get("member_id") == s["Status"].get("leader"): print(s["Endpoint"])' 2>/dev/null | head -n 1)
   local followers=() leader_pid=""
   for i in 1 2 3; do
-    if [ "$lead" = "http://127.0.0.1:${cports[$i]}" ]; then leader_pid=${MPIDS[$i]}; else followers+=("${MPIDS[$i]}"); fi
+    if [ "$lead" = "$SCHEME://127.0.0.1:${cports[$i]}" ]; then leader_pid=${MPIDS[$i]}; else followers+=("${MPIDS[$i]}"); fi
   done
   stop_pids "${followers[@]}"
   [ -n "$leader_pid" ] && stop_pids "$leader_pid"

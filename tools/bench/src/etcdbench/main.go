@@ -29,6 +29,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"crypto/tls"
+	"crypto/x509"
+	"io/ioutil"
+
 	"go.etcd.io/etcd/clientv3"
 )
 
@@ -56,7 +60,13 @@ func main() {
 	streams := fs.Int("streams", 10, "watch streams, each its own connection (watch)")
 	rate := fs.Int("rate", 500, "puts per second (watch)")
 	leases := fs.Int("leases", 10000, "leases kept alive (lease-keepalive)")
+	cacert := fs.String("cacert", "", "CA bundle for https:// endpoints (client TLS)")
+	user := fs.String("user", "", "user:password; each connection authenticates once (auth)")
 	fs.Parse(os.Args[2:])
+	if err := configureDial(*cacert, *user); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
 	eps := []string{*endpoint}
 	if *endpointList != "" {
 		eps = nil
@@ -206,8 +216,36 @@ func main() {
 	fmt.Println(string(out))
 }
 
+// dialBase: what every connection shares (TLS trust, credentials), set from the flags.
+var dialBase clientv3.Config
+
+func configureDial(cacert, user string) error {
+	if cacert != "" {
+		pem, err := ioutil.ReadFile(cacert)
+		if err != nil {
+			return fmt.Errorf("-cacert: %v", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("-cacert: no certificate in %s", cacert)
+		}
+		dialBase.TLS = &tls.Config{RootCAs: pool}
+	}
+	if user != "" {
+		i := strings.Index(user, ":")
+		if i < 0 {
+			return fmt.Errorf("-user: want user:password")
+		}
+		dialBase.Username, dialBase.Password = user[:i], user[i+1:]
+	}
+	return nil
+}
+
 func connect(endpoint string) *clientv3.Client {
-	c, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 5 * time.Second})
+	cfg := dialBase
+	cfg.Endpoints = []string{endpoint}
+	cfg.DialTimeout = 5 * time.Second
+	c, err := clientv3.New(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "connect:", err)
 		os.Exit(1)
