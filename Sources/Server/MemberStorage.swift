@@ -134,7 +134,7 @@ final class MemberStorage: DurableLog, @unchecked Sendable {
     }
 
     /// Refreshes the cached backend size (applier, after each run).
-    func noteBackendSize() { backendSize.store(backend.size, ordering: .relaxed) }
+    func noteBackendSize() { backendSize.store(backend.highWaterBytes, ordering: .relaxed) }
     var cachedBackendSize: Int64 { backendSize.load(ordering: .relaxed) }
 
     /// Makes every committed LMDB transaction durable (apply thread, before a WAL release).

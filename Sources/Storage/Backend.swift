@@ -128,6 +128,14 @@ public final class Backend: @unchecked Sendable {
         return Int64(st.st_size)
     }
 
+    /// Bytes up to the last page LMDB has written (the file's length without a syscall: LMDB
+    /// grows the file only by writing pages past this mark).
+    public var highWaterBytes: Int64 {
+        var info = MDB_envinfo()
+        guard mdb_env_info(env, &info) == 0 else { return size }
+        return Int64(info.me_last_pgno + 1) * Int64(pageSize)
+    }
+
     /// Bytes of pages in use: the file's high-water mark less the pages on LMDB's free list
     /// (etcd's dbSizeInUse).
     public var sizeInUse: Int64 {

@@ -39,6 +39,30 @@ final class BlockingQueueTests: XCTestCase {
         q.close()
         XCTAssertNil(q.claimAll())
     }
+
+    /// An inline apply (claim, work, release with nothing queued) must not wake the consumer
+    /// thread: it would find nothing and sleep again, a context switch per write.
+    func testReleaseWithNothingQueuedSignalsNobody() {
+        let q = BlockingQueue<Int>()
+        let done = expectation(description: "consumer finished")
+        Thread {
+            while let batch = q.claimAll() { _ = batch; q.release() }
+            done.fulfill()
+        }.start()
+        Thread.sleep(forTimeInterval: 0.05)
+        let before = q.signalCount
+        for _ in 0..<100 {
+            XCTAssertTrue(q.claimIfIdle())
+            q.release()
+        }
+        XCTAssertEqual(q.signalCount, before, "releases with nothing queued woke the consumer")
+        XCTAssertTrue(q.claimIfIdle())
+        q.push(1)
+        q.release()
+        XCTAssertEqual(q.signalCount, before + 2, "a push, then a release with work queued, each signal once")
+        q.close()
+        wait(for: [done], timeout: 5)
+    }
 }
 
 private final class Recorder: @unchecked Sendable {

@@ -26,6 +26,9 @@ final class BackendTests: XCTestCase {
         XCTAssertGreaterThan(b.size, 0)
         XCTAssertGreaterThan(b.sizeInUse, 0)
         XCTAssertLessThanOrEqual(b.sizeInUse, b.size)
+        XCTAssertEqual(b.highWaterBytes, b.size, "the page mark is the file's length")
+        try b.update { tx in for i in 0..<2000 { try tx.put(.key, Array("k\(i)".utf8), [UInt8](repeating: 7, count: 300)) } }
+        XCTAssertEqual(b.highWaterBytes, b.size, "the page mark follows the file as it grows")
     }
 
     func testRangeScanDeleteAndSeqPut() throws {
