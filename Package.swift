@@ -168,7 +168,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "APITests", dependencies: ["API", "Server", "EtcdProto"]),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "EtcdProto", "CProtobufC"]),
+        .testTarget(name: "GatewayTests", dependencies: [
+            "Gateway", "EtcdProto", "CProtobufC",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
         .testTarget(name: "TransportTests", dependencies: [
             "Transport", "Raft", "EtcdProto", "Server",
             .product(name: "NIOCore", package: "swift-nio"),

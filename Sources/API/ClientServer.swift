@@ -38,10 +38,15 @@ public final class ClientServer: Sendable {
         GRPCMetricsObserver.install(on: router, extensive: node.options.extensiveMetrics)
         var configuration = GRPCServerConfiguration()
         configuration.maxReceiveMessageSize = node.options.maxRequestBytes + Self.grpcOverheadBytes
+        // grpc-go reads a limit of 0 as none.
+        let streams = node.options.maxConcurrentStreams == 0 ? UInt32.max : node.options.maxConcurrentStreams
+        configuration.maxConcurrentStreams = streams
         // Only `--client-cert-auth` makes the certificate's name a user; spare the parse otherwise.
         if node.options.clientCertAuth { configuration.peerCertificateCommonName = TLSEndpoint.verifiedPeerCommonName }
         self.logger = logger
-        let gateway = Gateway(router: router, maxMessageBytes: configuration.maxReceiveMessageSize)
+        // etcd's gateway reaches gRPC over one connection, so the stream limit bounds its calls too.
+        let gateway = Gateway(router: router, maxMessageBytes: configuration.maxReceiveMessageSize,
+                              maxConcurrentStreams: streams)
         grpc = GRPCServer(router: router, configuration: configuration) { channel in
             channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
                 channel.pipeline.addHandler(HTTPEndpoints(node: node, gateway: gateway))
