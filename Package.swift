@@ -44,6 +44,7 @@ let package = Package(
             "CNghttp2",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
 
         // TLS for the client and peer ports: contexts from etcd's flags, certificate checks

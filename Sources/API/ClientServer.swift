@@ -47,11 +47,14 @@ public final class ClientServer: Sendable {
         // etcd's gateway reaches gRPC over one connection, so the stream limit bounds its calls too.
         let gateway = Gateway(router: router, maxMessageBytes: configuration.maxReceiveMessageSize,
                               maxConcurrentStreams: streams)
-        grpc = GRPCServer(router: router, configuration: configuration) { channel in
+        let http: @Sendable (Channel) -> EventLoopFuture<Void> = { channel in
             channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
                 channel.pipeline.addHandler(HTTPEndpoints(node: node, gateway: gateway))
             }
         }
+        // HTTP/2 streams that are not gRPC calls (an h2-only client's JSON) reach the same handlers.
+        configuration.plainHTTP = http
+        grpc = GRPCServer(router: router, configuration: configuration, http1Fallback: http)
     }
 
     /// ALPN protocols offered on a TLS client port, in the server's order of preference. gRPC
