@@ -104,6 +104,7 @@ let package = Package(
             "GRPC", "EtcdProto", "CProtobufC",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
         ]),
         // etcd's L4 gateway (`etcd-swift gateway start`): a TCP proxy over a cluster's endpoints.
         .target(name: "TCPProxy", dependencies: [

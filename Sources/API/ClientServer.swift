@@ -48,8 +48,11 @@ public final class ClientServer: Sendable {
         let gateway = Gateway(router: router, maxMessageBytes: configuration.maxReceiveMessageSize,
                               maxConcurrentStreams: streams)
         let http: @Sendable (Channel) -> EventLoopFuture<Void> = { channel in
-            channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
-                channel.pipeline.addHandler(HTTPEndpoints(node: node, gateway: gateway))
+            // etcd's gateway also answers WebSocket upgrades (grpc-websocket-proxy).
+            let upgrader = gateway.webSocketUpgrader { $0.pipeline.removeHandler(name: "http-endpoints") }
+            let upgrade: NIOHTTPServerUpgradeSendableConfiguration = (upgraders: [upgrader], completionHandler: { _ in })
+            return channel.pipeline.configureHTTPServerPipeline(withServerUpgrade: upgrade, withErrorHandling: true).flatMap {
+                channel.pipeline.addHandler(HTTPEndpoints(node: node, gateway: gateway), name: "http-endpoints")
             }
         }
         // HTTP/2 streams that are not gRPC calls (an h2-only client's JSON) reach the same handlers.

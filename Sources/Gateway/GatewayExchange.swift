@@ -143,6 +143,9 @@ public final class GatewayExchange {
 
     // MARK: - Calls
 
+    /// Whether the method takes a stream of requests (its body is read as it arrives).
+    public var isStreamingRoute: Bool { streamingRoute }
+
     private var streamingRoute: Bool {
         guard problem == nil, let route else { return false }
         if handler == nil, case .success(let h) = gateway.router.localHandler(route.method) { handler = h }
