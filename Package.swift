@@ -174,6 +174,8 @@ let package = Package(
             "Gateway", "EtcdProto", "CProtobufC",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
         ]),
         .testTarget(name: "TransportTests", dependencies: [
             "Transport", "Raft", "EtcdProto", "Server",

@@ -113,7 +113,7 @@ private final class WebSocketGatewayHandler: ChannelInboundHandler {
 
 /// The response side of the proxy: each non-empty line of the body becomes a text message; the end of
 /// the response closes the WebSocket. The status line and headers are not sent (wsproxy drops them).
-private final class ResponseLinesToMessages: ChannelOutboundHandler {
+final class ResponseLinesToMessages: ChannelOutboundHandler {
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = WebSocketFrame
     private var partial: ByteBuffer?
