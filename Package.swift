@@ -44,6 +44,7 @@ let package = Package(
             "CNghttp2", "GoSyntax",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
 
         // TLS for the client and peer ports: contexts from etcd's flags, certificate checks
@@ -106,6 +107,7 @@ let package = Package(
             "GRPC", "EtcdProto", "CProtobufC", "GoSyntax",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
         ]),
         // etcd's L4 gateway (`etcd-swift gateway start`): a TCP proxy over a cluster's endpoints.
         .target(name: "TCPProxy", dependencies: [
@@ -171,7 +173,13 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "APITests", dependencies: ["API", "Server", "EtcdProto"]),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "EtcdProto", "CProtobufC"]),
+        .testTarget(name: "GatewayTests", dependencies: [
+            "Gateway", "EtcdProto", "CProtobufC",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
+        ]),
         .testTarget(name: "TransportTests", dependencies: [
             "Transport", "Raft", "EtcdProto", "Server",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -1,10 +1,12 @@
 #!/usr/bin/python3
-"""tools/metrics-check.py REAL_PAGE SWIFT_PAGE
+"""tools/metrics-check.py [--peers] REAL_PAGE SWIFT_PAGE
 
 Parses two /metrics pages (real etcd 3.4's and etcd-swift's, scraped after the same operations)
 with prometheus_client's text parser and checks that every metric the etcd dashboards and alerts
 name is on both, with the same type and the same label names, and that etcd-swift has a
-grpc_server_* series for every gRPC method real etcd has. Prints one line per problem; exit 1 on any.
+grpc_server_* series for every gRPC method real etcd has. With --peers the pages come from members
+of two three-member clusters, one member of each stopped, and the peer (rafthttp) metrics are
+compared instead, help texts too. Prints one line per problem; exit 1 on any.
 """
 import sys
 from prometheus_client.parser import text_string_to_metric_families
@@ -24,6 +26,18 @@ etcd_network_client_grpc_sent_bytes_total etcd_network_client_grpc_received_byte
 grpc_server_started_total grpc_server_handled_total grpc_server_msg_received_total grpc_server_msg_sent_total
 process_cpu_seconds_total process_resident_memory_bytes process_virtual_memory_bytes
 process_virtual_memory_max_bytes process_open_fds process_max_fds process_start_time_seconds
+""".split()
+# rafthttp's metrics, once peers have talked, been probed, and one has gone away.
+PEERS = """
+etcd_network_peer_sent_bytes_total etcd_network_peer_received_bytes_total
+etcd_network_peer_round_trip_time_seconds etcd_network_active_peers
+etcd_network_peer_sent_failures_total etcd_network_disconnected_peers_total
+etcd_server_heartbeat_send_failures_total
+""".split()
+PEERS_NONZERO = """
+etcd_network_peer_sent_bytes_total etcd_network_peer_received_bytes_total
+etcd_network_peer_round_trip_time_seconds etcd_network_peer_sent_failures_total
+etcd_network_disconnected_peers_total
 """.split()
 # gRPC methods etcd-swift does not serve yet (no handler, so no series): reported, not failed.
 NOT_SERVED = {
@@ -50,7 +64,7 @@ def families(path):
             for suffix in ("_bucket", "_count", "_sum", "_created"):
                 if fam.type == "histogram" and base.endswith(suffix):
                     base = base[: -len(suffix)]
-            entry = out.setdefault(base, {"type": fam.type, "labels": set(), "samples": []})
+            entry = out.setdefault(base, {"type": fam.type, "help": fam.documentation, "labels": set(), "samples": []})
             entry["labels"].add(tuple(sorted(k for k in s.labels if k != "le")))
             entry["samples"].append(s)
     return out
@@ -62,9 +76,13 @@ def grpc_methods(fams):
 
 
 def main():
-    real, swift = families(sys.argv[1]), families(sys.argv[2])
+    args = sys.argv[1:]
+    peers = args[:1] == ["--peers"]
+    if peers:
+        args = args[1:]
+    real, swift = families(args[0]), families(args[1])
     problems = []
-    for name in IMPORTANT:
+    for name in PEERS if peers else IMPORTANT:
         r, s = real.get(name), swift.get(name)
         if r is None:
             problems.append(f"{name}: not on real etcd's page (list out of date?)")
@@ -76,6 +94,17 @@ def main():
             problems.append(f"{name}: type {s['type']}, etcd's is {r['type']}")
         if r["labels"] != s["labels"]:
             problems.append(f"{name}: labels {sorted(s['labels'])}, etcd's are {sorted(r['labels'])}")
+        if peers and r["help"] != s["help"]:
+            problems.append(f"{name}: help {s['help']!r}, etcd's is {r['help']!r}")
+    if peers:
+        for name in PEERS_NONZERO:
+            for fams, who in ((real, "etcd"), (swift, "etcd-swift")):
+                if name in fams and not any(x.value > 0 for x in fams[name]["samples"]):
+                    problems.append(f"{name}: zero on {who}")
+        for p in problems:
+            print(p)
+        print(f"{len(PEERS)} peer metrics compared, {len(problems)} problems")
+        return 1 if problems else 0
     for name in NONZERO:
         for fams, who in ((real, "etcd"), (swift, "etcd-swift")):
             if name in fams and not any(x.value > 0 for x in fams[name]["samples"]):

@@ -3,7 +3,8 @@
 # Starts etcd-swift and real etcd 3.4 (each with --listen-metrics-urls), runs the same few etcdctl
 # operations against both, scrapes /metrics from the client port and the metrics listener, and
 # compares the pages with tools/metrics-check.py (names, types and labels of the metrics that
-# dashboards and alerts use). Also checks the metrics listener serves /health and nothing else.
+# dashboards and alerts use), and the peer metrics of two three-member clusters one member of which
+# was stopped. Also checks the metrics listener serves /health and nothing else.
 # Exit status 0 only when everything matched.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -69,4 +70,39 @@ for name in etcd_mvcc_put_total etcd_mvcc_delete_total; do
   r=$(grep "^$name " "$work/real.txt" | awk '{print $2+0}'); s=$(grep "^$name " "$work/swift.txt" | awk '{print $2+0}')
   [ "$r" = "$s" ] || { echo "$name: $s, etcd counts $r"; fail=1; }
 done
+
+# Peer metrics: a three-member cluster of each, probed for a while (the first round-trip
+# observation comes 5 s after a peer is added), then one member stopped so that send failures
+# and disconnections show; the first member's page is compared.
+cluster() { # NAME BINARY -> $endpoint (member 0's client URL), $victim (member 2's PID)
+  local name=$1 bin=$2 i c p initial="" cs=() ps=()
+  for i in 0 1 2; do cs+=("$(free_port)"); ps+=("$(free_port)"); done
+  for i in 0 1 2; do initial+="${initial:+,}$name$i=http://127.0.0.1:${ps[$i]}"; done
+  for i in 0 1 2; do
+    c=${cs[$i]} p=${ps[$i]}
+    "$bin" --name "$name$i" --data-dir "$work/$name$i.data" \
+      --listen-client-urls "http://127.0.0.1:$c" --advertise-client-urls "http://127.0.0.1:$c" \
+      --listen-peer-urls "http://127.0.0.1:$p" --initial-advertise-peer-urls "http://127.0.0.1:$p" \
+      --initial-cluster "$initial" --initial-cluster-token "$name-$$" >"$work/$name$i.log" 2>&1 &
+    pids+=("$!")
+    [ "$i" = 2 ] && victim=$!
+  done
+  endpoint="127.0.0.1:${cs[0]}"
+  for _ in $(seq 1 150); do
+    etcdctl --endpoints "$endpoint" --dial-timeout 1s endpoint health >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  echo "could not start the $name cluster"; tail -n 20 "$work/${name}0.log"; return 1
+}
+cluster real /usr/bin/etcd || exit 1
+real_ep=$endpoint real_victim=$victim
+cluster swift "$swift_bin" || exit 1
+swift_ep=$endpoint swift_victim=$victim
+operations "$real_ep"; operations "$swift_ep"
+sleep 6
+kill "$real_victim" "$swift_victim"
+sleep 3
+curl -s "http://$real_ep/metrics" > "$work/real-peers.txt"
+curl -s "http://$swift_ep/metrics" > "$work/swift-peers.txt"
+/usr/bin/python3 "$here/metrics-check.py" --peers "$work/real-peers.txt" "$work/swift-peers.txt" || fail=1
 exit $fail

@@ -174,6 +174,13 @@ check "/livez and /readyz answer ok, verbose and with exclude" $? "$probes"
 "$here/metrics-check.sh" "$swift_bin" > "$work/metrics.out" 2>&1
 check "/metrics matches etcd's names, types and labels (client port and metrics listener)" $? "$(cat "$work/metrics.out")"
 
+# The HTTP endpoints over h2 (an h2-only client on a TLS port) and the gateway over WebSocket,
+# next to real etcd's answers.
+"$here/gateway-h2-check.sh" "$swift_bin" > "$work/h2.out" 2>&1
+check "HTTP endpoints over h2 answer as etcd's (nghttp, curl --http2)" $? "$(cat "$work/h2.out")"
+"$here/gateway-ws-check.sh" "$swift_bin" > "$work/ws.out" 2>&1
+check "JSON gateway over WebSocket answers as etcd's" $? "$(cat "$work/ws.out")"
+
 # The watch comparison above means something only if the watcher saw the writes.
 [ "$(grep -c '^w[1-4]$' "$work/watch-$swift_ep")" -ge 7 ]
 check "live etcdctl watch saw the puts, deletes and the txn" $? "$(cat "$work/watch-$swift_ep")"

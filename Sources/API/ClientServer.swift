@@ -38,15 +38,26 @@ public final class ClientServer: Sendable {
         GRPCMetricsObserver.install(on: router, extensive: node.options.extensiveMetrics)
         var configuration = GRPCServerConfiguration()
         configuration.maxReceiveMessageSize = node.options.maxRequestBytes + Self.grpcOverheadBytes
+        // grpc-go reads a limit of 0 as none.
+        let streams = node.options.maxConcurrentStreams == 0 ? UInt32.max : node.options.maxConcurrentStreams
+        configuration.maxConcurrentStreams = streams
         // Only `--client-cert-auth` makes the certificate's name a user; spare the parse otherwise.
         if node.options.clientCertAuth { configuration.peerCertificateCommonName = TLSEndpoint.verifiedPeerCommonName }
         self.logger = logger
-        let gateway = Gateway(router: router, maxMessageBytes: configuration.maxReceiveMessageSize)
-        grpc = GRPCServer(router: router, configuration: configuration) { channel in
-            channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
-                channel.pipeline.addHandler(HTTPEndpoints(node: node, gateway: gateway))
+        // etcd's gateway reaches gRPC over one connection, so the stream limit bounds its calls too.
+        let gateway = Gateway(router: router, maxMessageBytes: configuration.maxReceiveMessageSize,
+                              maxConcurrentStreams: streams)
+        let http: @Sendable (Channel) -> EventLoopFuture<Void> = { channel in
+            // etcd's gateway also answers WebSocket upgrades (grpc-websocket-proxy).
+            let upgrader = gateway.webSocketUpgrader { $0.pipeline.removeHandler(name: "http-endpoints") }
+            let upgrade: NIOHTTPServerUpgradeSendableConfiguration = (upgraders: [upgrader], completionHandler: { _ in })
+            return channel.pipeline.configureHTTPServerPipeline(withServerUpgrade: upgrade, withErrorHandling: true).flatMap {
+                channel.pipeline.addHandler(HTTPEndpoints(node: node, gateway: gateway), name: "http-endpoints")
             }
         }
+        // HTTP/2 streams that are not gRPC calls (an h2-only client's JSON) reach the same handlers.
+        configuration.plainHTTP = http
+        grpc = GRPCServer(router: router, configuration: configuration, http1Fallback: http)
     }
 
     /// ALPN protocols offered on a TLS client port, in the server's order of preference. gRPC

@@ -7,7 +7,7 @@ import Server
 /// `/v3beta/`), `/health`, `/livez`, `/readyz`, `/version`, `/metrics`.
 /// Not Sendable: confined to its channel's event loop. NIO's pipelining handler in front of it holds
 /// the next request until this one's response has ended, so one request is served at a time.
-final class HTTPEndpoints: ChannelInboundHandler {
+final class HTTPEndpoints: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 

@@ -7,6 +7,7 @@ public final class PeerMeters: Sendable {
     public let sent: Counter
     public let received: Counter
     public let roundTrip: ValueHistogram
+    private let hex: String
 
     /// etcd's ExponentialBuckets(0.0001, 2, 16): 0.1 ms to 3.2768 s.
     static let rttBuckets = Meters.exponentialBuckets(start: 0.0001, factor: 2, count: 16)
@@ -14,6 +15,7 @@ public final class PeerMeters: Sendable {
     /// The metrics of the peer with id `id` (the registry hands back the same objects for the same id).
     public init(id: UInt64) {
         let hex = String(id, radix: 16)
+        self.hex = hex
         sent = Meters.registry.counter(name: "etcd_network_peer_sent_bytes_total", labels: [("To", hex)],
                                            help: "The total number of bytes sent to peers.")
         received = Meters.registry.counter(name: "etcd_network_peer_received_bytes_total", labels: [("From", hex)],
@@ -21,6 +23,30 @@ public final class PeerMeters: Sendable {
         roundTrip = Meters.registry.histogram(
             name: "etcd_network_peer_round_trip_time_seconds", labels: [("To", hex)], buckets: Self.rttBuckets,
             help: "Round-Trip-Time histogram between peers")
+    }
+
+    /// A message to the peer that never left (dropped, or its post or stream write failed).
+    /// Go's vector shows the series from its first failure on, so it is made then.
+    public func sendFailed() {
+        Meters.registry.counter(name: "etcd_network_peer_sent_failures_total", labels: [("To", hex)],
+                                help: "The total number of send failures from peers.").increment()
+    }
+}
+
+extension Meters {
+    /// etcd_network_active_peers and etcd_network_disconnected_peers_total, moved when a peer's
+    /// status flips (rafthttp's peerStatus); made on the first flip, as Go's vectors are.
+    public static func peerStatusChanged(local: UInt64, remote: UInt64, active: Bool) {
+        let labels = [("Local", String(local, radix: 16)), ("Remote", String(remote, radix: 16))]
+        let gauge = registry.gauge(name: "etcd_network_active_peers", labels: labels,
+                                   help: "The current number of active peer connections.")
+        if active {
+            gauge.increment()
+        } else {
+            gauge.decrement()
+            registry.counter(name: "etcd_network_disconnected_peers_total", labels: labels,
+                             help: "The total number of disconnected peers.").increment()
+        }
     }
 }
 

@@ -102,6 +102,7 @@ options.advertisePeerURLs = config.advertisePeerURLs.map(\.description)
 options.advertiseClientURLs = config.advertiseClientURLs.map(\.description)
 options.maxTxnOps = config.maxTxnOps
 options.maxRequestBytes = config.maxRequestBytes
+options.maxConcurrentStreams = UInt32(clamping: config.maxConcurrentStreams)
 options.quotaBackendBytes = config.quotaBackendBytes
 options.snapshotCount = config.snapshotCount
 options.heartbeatMs = config.heartbeatIntervalMs

@@ -104,6 +104,8 @@ final class ServerCall {
         case awaitingMessage(GRPCRouter.Handler)
         /// A handler is running; request messages (if streaming) flow into `requests`.
         case running
+        /// Not a gRPC call: served by the HTTP handlers through `bridge`.
+        case plain
         /// The final status is decided; nothing more is read from the request.
         case finished
     }
@@ -112,6 +114,7 @@ final class ServerCall {
     var phase = Phase.headers
     // Request headers.
     var path = ""
+    var method = "POST"
     var contentType = ""
     var timeout: String?
     var encoding: String?
@@ -135,6 +138,10 @@ final class ServerCall {
     var trailers: HeaderBlock?
     var deferred = false
     var waiters: [CheckedContinuation<Void, any Error>] = []
+    // A plain HTTP stream (phase .plain).
+    var bridge: PlainStreamBridge?
+    /// The bridged response has ended without trailers: DATA ends the stream.
+    var plainEnded = false
     // Accounting (nil when no observer is installed for the method).
     var observer: (any GRPCCallObserver)?
     var startedAt: UInt64 = 0
@@ -156,6 +163,7 @@ final class ServerCall {
         let v = String(decoding: value, as: UTF8.self)
         switch n {
         case ":path": path = v
+        case ":method": method = v
         case ":authority": authority = v
         case "content-type": contentType = v
         case "grpc-timeout": timeout = v
@@ -168,8 +176,18 @@ final class ServerCall {
         }
     }
 
+    /// The request's headers for an HTTP/1.1 handler (what gRPC kept apart from the metadata aside).
+    var plainHeaders: [(String, String)] {
+        var headers: [(String, String)] = []
+        if !contentType.isEmpty { headers.append(("content-type", contentType)) }
+        metadata.wireHeaders(into: &headers)
+        return headers
+    }
+
     /// Ends the request side: cancels the handler and fails anything waiting on this call.
     func cancel(_ status: GRPCStatus) {
+        bridge?.close()
+        bridge = nil
         response?.markCancelled()
         task?.cancel()
         requests?.finish(throwing: status)

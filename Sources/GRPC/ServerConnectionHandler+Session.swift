@@ -37,6 +37,9 @@ extension ServerConnectionHandler: NGHTTP2SessionDelegate {
         }
         switch call.phase {
         case .awaitingMessage, .running: break
+        case .plain:
+            call.bridge?.requestBody(bytes)
+            return
         default: return
         }
         do {
@@ -83,6 +86,9 @@ extension ServerConnectionHandler: NGHTTP2SessionDelegate {
             }
             call.pending.moveReaderIndex(forwardBy: n)
             if call.pending.readableBytes == 0 { call.pending.clear() }
+            if let bridge = call.bridge, bridge.paused, call.pending.readableBytes < configuration.responseHighWaterMark / 2 {
+                bridge.resumeReading()
+            }
             if !call.waiters.isEmpty && call.pending.readableBytes < configuration.responseHighWaterMark / 2 {
                 let w = call.waiters
                 call.waiters = []
@@ -94,6 +100,8 @@ extension ServerConnectionHandler: NGHTTP2SessionDelegate {
                 call.trailers = nil
                 flags |= NGHTTP2_DATA_FLAG_EOF.rawValue | NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
                 session?.submitTrailer(streamID: streamID, headers: trailers)
+            } else if call.plainEnded {
+                flags |= NGHTTP2_DATA_FLAG_EOF.rawValue
             } else if n == 0 {
                 call.deferred = true
                 return Int(NGHTTP2_ERR_DEFERRED.rawValue)

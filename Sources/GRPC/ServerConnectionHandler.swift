@@ -26,6 +26,10 @@ public struct GRPCServerConfiguration: Sendable {
     /// once per connection, on its loop, once the first HTTP/2 bytes arrived: after any TLS
     /// handshake). Its answer reaches handlers as ``ServerContext/peerCertificateCommonName``.
     public var peerCertificateCommonName: (@Sendable (Channel) -> String?)?
+    /// Installs HTTP/1.1 server handlers on a channel. When set, an HTTP/2 stream whose content-type is not
+    /// gRPC's is served by them (see `PlainStreamBridge`), as etcd serves its HTTP endpoints over h2; when
+    /// nil, such a stream is answered 415.
+    public var plainHTTP: (@Sendable (Channel) -> EventLoopFuture<Void>)?
 
     public init() {}
 }
@@ -201,6 +205,11 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
 
     func start(_ call: ServerCall) {
         if !call.contentType.hasPrefix("application/grpc") {
+            if let serve = configuration.plainHTTP, let context {
+                call.phase = .plain
+                call.bridge = PlainStreamBridge.start(call: call, connection: self, eventLoop: context.eventLoop, serve: serve)
+                return
+            }
             var block = HeaderBlock()
             block.add(":status", "415")
             block.add("content-type", "text/plain")
@@ -297,7 +306,7 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
                 call.unread += message.readableBytes + 5
                 requests.yield(message)
             }
-        case .headers, .finished:
+        case .headers, .plain, .finished:
             break
         }
     }
@@ -337,6 +346,8 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
             }
             call.requests?.finish()
             call.requests = nil
+        case .plain:
+            call.bridge?.requestEnded()
         case .headers, .finished:
             break
         }

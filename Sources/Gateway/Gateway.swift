@@ -9,10 +9,13 @@ public final class Gateway: Sendable {
     let router: GRPCRouter
     /// The largest request message gRPC accepts (`--max-request-bytes` plus gRPC's allowance).
     let maxMessageBytes: Int
+    /// Calls in flight at once (`--max-concurrent-streams`); nil when unbounded.
+    let slots: StreamSlots?
 
-    public init(router: GRPCRouter, maxMessageBytes: Int) {
+    public init(router: GRPCRouter, maxMessageBytes: Int, maxConcurrentStreams: UInt32 = .max) {
         self.router = router
         self.maxMessageBytes = maxMessageBytes
+        slots = maxConcurrentStreams == .max ? nil : StreamSlots(capacity: Int(maxConcurrentStreams))
     }
 
     /// Whether `path` belongs to the gateway (etcd mounts it at `/v3/`; `/v3beta/` is rewritten to it).

@@ -24,6 +24,11 @@ public final class GatewayExchange {
     private var task: Task<Void, Never>?
     private var headSent = false
     private var finished = false
+    /// The call's stream slot under `--max-concurrent-streams` (see ``StreamSlots``).
+    private enum Slot { case none, waiting(ticket: UInt64), held }
+    private var slot = Slot.none
+    /// What starts the call once a slot is free.
+    private var startWhenGranted: (() -> Void)?
 
     init(gateway: Gateway, head: HTTPRequestHead, context: ChannelHandlerContext, done: @escaping () -> Void) {
         self.gateway = gateway
@@ -87,9 +92,59 @@ public final class GatewayExchange {
         task?.cancel()
         requests?.finish(throwing: GRPCStatus(code: .cancelled, message: "context canceled"))
         requests = nil
+        releaseSlot()
+    }
+
+    // MARK: - Stream slots
+
+    /// Runs `start` (which starts the call) once the call has a stream slot: now, or when one frees.
+    private func whenSlotFree(_ start: @escaping () -> Void) {
+        guard let slots = gateway.slots else {
+            start()
+            return
+        }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        switch slots.acquire(on: context.eventLoop, { bound.value.slotGranted() }) {
+        case .granted:
+            slot = .held
+            start()
+        case .waiting(let ticket):
+            slot = .waiting(ticket: ticket)
+            startWhenGranted = start
+        }
+    }
+
+    private func slotGranted() {
+        slot = .held
+        let start = startWhenGranted
+        startWhenGranted = nil
+        if finished {
+            releaseSlot()  // the client left while the slot was on its way
+            return
+        }
+        start?()
+    }
+
+    private func releaseSlot() {
+        switch slot {
+        case .none:
+            return
+        case .held:
+            slot = .none
+            gateway.slots?.release()
+        case .waiting(let ticket):
+            // When the grant is on its way already, slotGranted gives the slot back.
+            if gateway.slots?.withdraw(ticket) == true {
+                slot = .none
+                startWhenGranted = nil
+            }
+        }
     }
 
     // MARK: - Calls
+
+    /// Whether the method takes a stream of requests (its body is read as it arrives).
+    public var isStreamingRoute: Bool { streamingRoute }
 
     private var streamingRoute: Bool {
         guard problem == nil, let route else { return false }
@@ -142,20 +197,22 @@ public final class GatewayExchange {
         let buffer = context.channel.allocator.buffer(bytes: message)
         let callContext = makeContext()
         self.callContext = callContext
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        switch gateway.router.localHandler(route.method) {
-        case .failure(let status):
-            writeError(status, afterCall: true)
-        case .success(.unary(let h)):
-            task = Self.run(bound) { () async throws -> ByteBuffer in try await h(buffer, callContext) }
-        case .success(.serverStreaming(let h)):
-            let responses = Self.responses(callContext, bound)
-            task = Self.run(bound) { () async throws -> ByteBuffer? in
-                try await h(buffer, responses, callContext)
-                return nil
+        whenSlotFree { [self] in
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            switch gateway.router.localHandler(route.method) {
+            case .failure(let status):
+                writeError(status, afterCall: true)
+            case .success(.unary(let h)):
+                task = Self.run(bound) { () async throws -> ByteBuffer in try await h(buffer, callContext) }
+            case .success(.serverStreaming(let h)):
+                let responses = Self.responses(callContext, bound)
+                task = Self.run(bound) { () async throws -> ByteBuffer? in
+                    try await h(buffer, responses, callContext)
+                    return nil
+                }
+            case .success(.clientStreaming), .success(.bidiStreaming):
+                break  // served by feed()
             }
-        case .success(.clientStreaming), .success(.bidiStreaming):
-            break  // served by feed()
         }
     }
 
@@ -216,19 +273,22 @@ public final class GatewayExchange {
         let (stream, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
         if let first { continuation.yield(first) }
         requests = continuation
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let responses = Self.responses(callContext, bound)
-        let requestStream = RequestStream(local: stream)
-        switch gateway.router.localHandler(route.method) {
-        case .success(.bidiStreaming(let h)), .success(.clientStreaming(let h)):
-            task = Self.run(bound) { () async throws -> ByteBuffer? in
-                try await h(requestStream, responses, callContext)
-                return nil
+        // Messages that arrive while the call waits for a slot queue in the request stream.
+        whenSlotFree { [self] in
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            let responses = Self.responses(callContext, bound)
+            let requestStream = RequestStream(local: stream)
+            switch gateway.router.localHandler(route.method) {
+            case .success(.bidiStreaming(let h)), .success(.clientStreaming(let h)):
+                task = Self.run(bound) { () async throws -> ByteBuffer? in
+                    try await h(requestStream, responses, callContext)
+                    return nil
+                }
+            case .failure(let status):
+                writeError(status, afterCall: true)
+            default:
+                break
             }
-        case .failure(let status):
-            writeError(status, afterCall: true)
-        default:
-            break
         }
     }
 
@@ -385,6 +445,7 @@ public final class GatewayExchange {
     private func complete(trailers: HTTPHeaders?) {
         finished = true
         cancelCall()
+        releaseSlot()
         let close = !head.isKeepAlive || !ended
         let context = self.context
         context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(trailers))).whenComplete { _ in

@@ -101,6 +101,7 @@ final class RaftDriver: @unchecked Sendable {
     private var held: [(data: [UInt8], deadline: ContinuousClock.Instant)] = []
     /// Followers a snapshot is being made or sent for, with the backend copy's path.
     private var snapshotsInFlight: [UInt64: String] = [:]
+    private var heartbeats: HeartbeatTimeouts
     /// Set once before start: where backend copies for followers are written.
     var snapDir: String?
     /// Entries kept behind a log snapshot for slow followers (etcd's 5000).
@@ -119,6 +120,7 @@ final class RaftDriver: @unchecked Sendable {
         self.logger = logger
         self.fatal = fatal
         tickInterval = .milliseconds(max(options.heartbeatMs, 1))
+        heartbeats = HeartbeatTimeouts(heartbeatMs: options.heartbeatMs)
         electionTicks = options.electionTicks
         requestTimeout = options.requestTimeout
         status = Mutex(RaftStatus(term: node.term, committed: node.committed, voters: node.status.confState.voters))
@@ -264,6 +266,7 @@ final class RaftDriver: @unchecked Sendable {
             // log; everyone else sends only after the fsync.
             let early = rd.canSendBeforePersisting
             let messages = outgoing(rd.messages)
+            noteHeartbeats(messages)
             if early, !messages.isEmpty { sender?.send(messages) }
             do {
                 if let snap = rd.snapshot { try log.saveSnapshot(index: snap.metadata.index, term: snap.metadata.term) }
@@ -302,6 +305,19 @@ final class RaftDriver: @unchecked Sendable {
     /// Messages for peers. A snapshot goes its own way: the applier copies the backend at its
     /// applied index (etcd's merged snapshot), then `sendSnapshot` streams it; one at a time per
     /// follower (raft waits for the report before it asks again).
+    private func noteHeartbeats(_ messages: [Message]) {
+        var now: UInt64?
+        for m in messages where m.type == .heartbeat {
+            let t = now ?? Meters.now()
+            now = t
+            guard let late = heartbeats.observe(m.to, now: t) else { continue }
+            logger.warning("leader failed to send out heartbeat on time; took too long, leader is overloaded likely from slow disk",
+                           metadata: ["to": "\(Identity.hex(m.to))", "heartbeat-interval": "\(heartbeats.limitNanos / 2_000_000)ms",
+                                      "expected-duration": "\(heartbeats.limitNanos / 1_000_000)ms", "exceeded-duration": "\(late / 1_000_000)ms"])
+            Meters.heartbeatSendFailures.increment()
+        }
+    }
+
     private func outgoing(_ messages: [Message]) -> [Message] {
         guard messages.contains(where: { $0.type == .snap }) else { return messages }
         var rest: [Message] = []
@@ -359,6 +375,7 @@ final class RaftDriver: @unchecked Sendable {
         }
         let me = node.id
         if ss.lead != previous {
+            heartbeats.reset()
             if ss.lead == 0 {
                 logger.info("raft.node: \(Identity.hex(me)) lost leader \(Identity.hex(previous)) at term \(node.term)")
             } else if previous == 0 {

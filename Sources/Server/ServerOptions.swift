@@ -11,6 +11,8 @@ public struct ServerOptions: Sendable {
     public var advertiseClientURLs: [String] = ["http://localhost:2379"]
     public var maxTxnOps: Int = 128
     public var maxRequestBytes: Int = 1_572_864
+    /// `--max-concurrent-streams`: streams one client connection may have open (etcd's default: no limit).
+    public var maxConcurrentStreams: UInt32 = .max
     /// 0 means etcd's default, 2 GiB.
     public var quotaBackendBytes: Int = 0
     public var snapshotCount: Int = 100_000

@@ -26,6 +26,8 @@ final class Peer: @unchecked Sendable {
     private(set) var streamsEnabled = false
     private var writers: [StreamWriter] = []
     private var readers: [StreamReader] = []
+    /// etcd probes a peer twice, over its pipeline and its stream round trippers (not a remote).
+    private var probers: [PeerProber] = []
     private var pipelineQueue = CircularBuffer<Raft.Message>()
     private var pipelineBusy = 0
     private var stopped = false
@@ -36,7 +38,7 @@ final class Peer: @unchecked Sendable {
         self.id = id
         self.loop = loop
         self.ctx = ctx
-        self.activity = PeerActivity(peerID: id, logger: ctx.logger)
+        self.activity = PeerActivity(peerID: id, localID: ctx.localID, logger: ctx.logger)
         self.meters = PeerMeters(id: id)
         self.picker = URLPicker(urls)
     }
@@ -51,9 +53,16 @@ final class Peer: @unchecked Sendable {
         writers = StreamKind.allCases.map { StreamWriter(kind: $0, peerID: id, loop: loop, ctx: ctx, activity: activity) }
         readers = StreamKind.allCases.map { StreamReader(kind: $0, peer: self) }
         for r in readers { r.start() }
+        probers = ["ROUND_TRIPPER_SNAPSHOT", "ROUND_TRIPPER_RAFT_MESSAGE"].map {
+            PeerProber(name: $0, peerID: id, urls: picker.urls, loop: loop, ctx: ctx, meters: meters)
+        }
+        for p in probers { p.start() }
     }
 
-    func update(urls: [PeerURL]) { picker.update(urls) }
+    func update(urls: [PeerURL]) {
+        picker.update(urls)
+        for p in probers { p.update(urls: urls) }
+    }
 
     var workingStreams: Set<StreamKind> { Set(writers.filter(\.isWorking).map(\.kind)) }
 
@@ -63,6 +72,8 @@ final class Peer: @unchecked Sendable {
         for w in writers { w.stop() }
         for r in readers { r.stop() }
         readers = []
+        for p in probers { p.stop() }
+        probers = []
         pipelineQueue.removeAll()
     }
 
@@ -100,6 +111,7 @@ final class Peer: @unchecked Sendable {
     }
 
     private func dropped(_ m: Raft.Message) {
+        meters.sendFailed()
         if streamsEnabled { ctx.handler.reportUnreachable(m.to) }
         if m.type == .snap { ctx.handler.reportSnapshot(m.to, failed: true) }
         droppedSinceLog += 1
@@ -160,6 +172,7 @@ final class Peer: @unchecked Sendable {
         pipelineBusy -= 1
         if let error {
             if let url { picker.unreachable(url) }
+            meters.sendFailed()
             activity.deactivate(source: "pipeline", action: "write", reason: error)
             ctx.handler.reportUnreachable(m.to)
             if m.type == .snap { ctx.handler.reportSnapshot(m.to, failed: true) }
@@ -213,6 +226,7 @@ final class Peer: @unchecked Sendable {
 
     private func snapshotFailed(_ m: Raft.Message, url: PeerURL?, reason: String) {
         if let url { picker.unreachable(url) }
+        meters.sendFailed()
         activity.deactivate(source: "sendMsgSnap", action: "post", reason: reason)
         ctx.handler.reportUnreachable(m.to)
         ctx.handler.reportSnapshot(m.to, failed: true)

@@ -1,4 +1,5 @@
 // Shared per-transport context, per-peer activity status and URL choice.
+import EtcdMetrics
 import Logging
 import NIOCore
 import Synchronization
@@ -64,10 +65,12 @@ final class TransportContext: Sendable {
 final class PeerActivity: Sendable {
     private let state = Mutex<(active: Bool, since: Int64)>((false, 0))
     private let peerID: UInt64
+    private let localID: UInt64
     private let logger: Logger
 
-    init(peerID: UInt64, logger: Logger) {
+    init(peerID: UInt64, localID: UInt64, logger: Logger) {
         self.peerID = peerID
+        self.localID = localID
         self.logger = logger
     }
 
@@ -77,7 +80,10 @@ final class PeerActivity: Sendable {
             s = (true, Self.nowUnixNanos())
             return true
         }
-        if changed { logger.info("peer became active", metadata: ["peer-id": "\(EtcdID.hex(peerID))"]) }
+        if changed {
+            logger.info("peer became active", metadata: ["peer-id": "\(EtcdID.hex(peerID))"])
+            Meters.peerStatusChanged(local: localID, remote: peerID, active: true)
+        }
     }
 
     func deactivate(source: String, action: String, reason: String) {
@@ -88,6 +94,7 @@ final class PeerActivity: Sendable {
         }
         let error = "failed to \(action) \(EtcdID.hex(peerID)) on \(source) (\(reason))"
         if changed {
+            Meters.peerStatusChanged(local: localID, remote: peerID, active: false)
             logger.warning("peer became inactive (message send to peer failed)",
                            metadata: ["peer-id": "\(EtcdID.hex(peerID))", "error": "\(error)"])
         } else {

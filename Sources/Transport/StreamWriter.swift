@@ -119,6 +119,7 @@ final class StreamWriter: @unchecked Sendable {
     private func lost(_ c: OutgoingConn, action: String, reason: String) {
         guard conn === c else { return }
         drop(c)
+        meters.sendFailed()
         activity.deactivate(source: kind.logName, action: action, reason: reason)
         ctx.logger.warning("lost TCP streaming connection with remote peer", metadata: logMeta)
     }

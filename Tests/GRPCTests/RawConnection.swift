@@ -122,7 +122,8 @@ struct Frame: Equatable {
     }
 
     /// A request HEADERS block in HPACK: static-table fields and literals without indexing or Huffman.
-    static func requestHeaders(path: String, streamID: UInt32, endStream: Bool = false) -> Frame {
+    static func requestHeaders(path: String, streamID: UInt32, endStream: Bool = false,
+                               contentType: String = "application/grpc") -> Frame {
         var block: [UInt8] = [0x83, 0x86]  // :method POST, :scheme http
         func literal(nameIndex: Int, _ value: String) {
             if nameIndex < 15 {
@@ -138,7 +139,7 @@ struct Frame: Equatable {
         }
         literal(nameIndex: 4, path)  // :path
         literal(nameIndex: 1, "localhost")  // :authority
-        literal(nameIndex: 31, "application/grpc")  // content-type
+        literal(nameIndex: 31, contentType)  // content-type
         return Frame(type: headers, flags: endHeaders | (endStream ? Frame.endStream : 0), streamID: streamID,
                      payload: block)
     }
