@@ -66,7 +66,7 @@ let package = Package(
         // etcd's snapshot file format (bbolt): a bounds-checked reader and a streaming writer.
         .target(name: "Bbolt"),
         // WAL segments and the LMDB backend.
-        .target(name: "Storage", dependencies: ["CLMDB", "EtcdMetrics"]),
+        .target(name: "Storage", dependencies: ["CLMDB", "EtcdMetrics", "Bbolt"]),
         // Revisions, key index, range/put/delete/txn, compaction.
         .target(name: "MVCC", dependencies: ["Storage", "EtcdMetrics"]),
         .target(name: "Lease", dependencies: ["Storage"]),
@@ -115,6 +115,7 @@ let package = Package(
         // gRPC services, HTTP endpoints, protobuf <-> server calls.
         .target(name: "API", dependencies: [
             "GRPC", "Gateway", "Server", "Auth", "EtcdProto", "Config", "TLS", "EtcdMetrics",
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
