@@ -144,7 +144,7 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "EtcdProtoTests", dependencies: ["EtcdProto"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "Bbolt"]),
         .testTarget(name: "BboltTests", dependencies: ["Bbolt", "Storage"], exclude: ["Fixtures"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Storage"]),
         .testTarget(name: "LeaseTests", dependencies: ["Lease", "Storage"]),
