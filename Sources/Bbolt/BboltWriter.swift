@@ -176,9 +176,9 @@ public final class BboltWriter {
                 b.putLE(UInt32(data - el), at: el + 4)
                 b.putLE(UInt32(e.key.count), at: el + 8)
                 b.putLE(UInt32(e.value.count), at: el + 12)
-                for (j, x) in e.key.enumerated() { b[data + j] = x }
+                b.copy(e.key, at: data)
                 data += e.key.count
-                for (j, x) in e.value.enumerated() { b[data + j] = x }
+                b.copy(e.value, at: data)
                 data += e.value.count
             }
         }
@@ -199,7 +199,7 @@ public final class BboltWriter {
                 b.putLE(UInt32(data - el), at: el)
                 b.putLE(UInt32(c.key.count), at: el + 4)
                 b.putLE(c.page, at: el + 8)
-                for (j, x) in c.key.enumerated() { b[data + j] = x }
+                b.copy(c.key, at: data)
                 data += c.key.count
             }
         }
@@ -278,5 +278,15 @@ struct TreeBuilder {
             level += 1
         }
         return nil
+    }
+}
+
+extension UnsafeMutableRawBufferPointer {
+    /// memcpy of `bytes` to `offset` (a byte loop is slow in debug builds, which serve snapshots too).
+    fileprivate func copy(_ bytes: [UInt8], at offset: Int) {
+        bytes.withUnsafeBytes { src in
+            guard let s = src.baseAddress, src.count > 0 else { return }
+            (baseAddress! + offset).copyMemory(from: s, byteCount: src.count)
+        }
     }
 }

@@ -97,3 +97,47 @@ final class BackendBboltTests: XCTestCase {
 
     static func key(_ i: Int) -> [UInt8] { withUnsafeBytes(of: UInt64(i).bigEndian) { Array($0) } }
 }
+
+/// A measurement, not a check: run with BBOLT_EXPORT_MB=256 to export a backend of that size and
+/// print the time and the peak of anonymous memory (heap) sampled during the export.
+final class BackendBboltMeasure: XCTestCase {
+    func testMeasureLargeExport() throws {
+        guard let mb = ProcessInfo.processInfo.environment["BBOLT_EXPORT_MB"].flatMap(Int.init) else {
+            throw XCTSkip("set BBOLT_EXPORT_MB to measure")
+        }
+        let dir = TestDir()
+        defer { dir.remove() }
+        let b = try Backend(path: dir.path + "/db", options: .init(quotaBytes: mb * 3 << 20))
+        let value = [UInt8](repeating: 7, count: 1000)
+        for batch in 0..<mb {
+            try b.update { tx in
+                for i in 0..<1000 { try tx.put(.key, BackendBboltTests.key(batch * 1000 + i), value) }
+            }
+        }
+        let peak = Atomic<Int>(0), stop = Atomic<Bool>(false)
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            while !stop.load(ordering: .relaxed) {
+                let rss = Self.rssAnonKB()
+                if rss > peak.load(ordering: .relaxed) { peak.store(rss, ordering: .relaxed) }
+                usleep(2000)
+            }
+            done.signal()
+        }
+        let before = Self.rssAnonKB()
+        let start = ContinuousClock.now
+        let size = try b.exportBbolt(to: dir.path + "/export.db")
+        let took = ContinuousClock.now - start
+        stop.store(true, ordering: .relaxed)
+        done.wait()
+        print("bbolt export: \(size >> 20) MiB in \(took); anonymous memory \(before / 1024) MiB before, peak \(peak.load(ordering: .relaxed) / 1024) MiB during")
+    }
+
+    static func rssAnonKB() -> Int {
+        guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in s.split(separator: "\n") where line.hasPrefix("RssAnon:") {
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
+        }
+        return 0
+    }
+}
