@@ -3,7 +3,8 @@
 # Writes the bbolt fixtures the Bbolt unit tests read (default Tests/BboltTests/Fixtures): real
 # etcd 3.4 (/usr/bin/etcd) on loopback is given known data (puts, an overwrite, deletes, a lease
 # with a key, a compaction, a user and role), then `etcdctl snapshot save` takes etcd.db. The
-# operations are fixed so the tests can assert exactly what the file must hold. Re-run only when
+# operations are fixed so the tests can assert exactly what the file must hold. etcd-member.db is
+# the member's member/snap/db after a clean stop. Re-run only when
 # the fixtures must change; the files are committed.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,4 +37,8 @@ ctl snapshot save "$work/etcd.db" >/dev/null 2>&1
 cp "$work/etcd.db" "$out/etcd.db"
 ctl snapshot status "$work/etcd.db" -w json > "$out/etcd.status.json" 2>/dev/null
 echo "$lease" > "$out/etcd.lease"
+# The member's own backend file too (what a restart from an etcd data dir reads), once etcd has
+# stopped and committed; it can hold a freelist and a later txid than the snapshot.
+kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
+cp "$work/data/member/snap/db" "$out/etcd-member.db"
 echo "wrote $out/etcd.db ($(stat -c %s "$out/etcd.db") bytes): $(cat "$out/etcd.status.json")"

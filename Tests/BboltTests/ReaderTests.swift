@@ -74,6 +74,21 @@ final class ReaderTests: XCTestCase {
         XCTAssertEqual(try db.freePages().count, Set(try db.freePages()).count)
     }
 
+    /// The member's own member/snap/db (after a clean stop) holds what its snapshot held.
+    func testEtcdMemberBackendMatchesItsSnapshot() throws {
+        let member = try BboltFile(path: Self.fixtures.appendingPathComponent("etcd-member.db").path)
+        let snapshot = try BboltFile(path: fixture)
+        XCTAssertEqual(try member.bucketNames, try snapshot.bucketNames)
+        for bucket in ["key", "lease", "auth", "authUsers", "authRoles", "members", "cluster"] {
+            var a: [[UInt8]] = [], b: [[UInt8]] = []
+            try member.forEach(bucket: bucket) { a.append($0 + [0xFF] + $1) }
+            try snapshot.forEach(bucket: bucket) { b.append($0 + [0xFF] + $1) }
+            XCTAssertEqual(a, b, bucket)
+        }
+        let free = try member.freePages()
+        XCTAssertTrue(free.allSatisfy { $0 >= 2 && $0 < member.pageCount })
+    }
+
     // MARK: bad input
 
     func testMissingFileIsAnIOError() {
