@@ -35,6 +35,8 @@ extension MaintenanceService {
             throw GRPCStatus(code: .unknown, message: "snapshot: cannot open \(path)")
         }
         defer { try? handle.close() }
+        // Unlinked now, read through the open handle: a crash mid-stream leaves no file behind.
+        unlink(path)
         var hash = SHA256()
         var sent: Int64 = 0
         while sent < size {
