@@ -12,7 +12,7 @@ import XCTest
 final class SnapshotStreamTests: XCTestCase {
     func messages(streaming bytes: [UInt8]) async throws -> [Etcdserverpb_SnapshotResponse] {
         let path = NSTemporaryDirectory() + "snapshot-stream-\(getpid())-\(bytes.count).db"
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
         let got = Mutex<[ByteBuffer]>([])
         let context = ServerContext(localPath: "/etcdserverpb.Maintenance/Snapshot", metadata: Metadata(), remoteAddress: nil)
         let stream = ResponseStream(local: context) { buffers in got.withLock { $0 += buffers } }
@@ -41,7 +41,7 @@ final class SnapshotStreamTests: XCTestCase {
 
     func testAShortFileIsAnErrorNotAHang() async throws {
         let path = NSTemporaryDirectory() + "snapshot-short-\(getpid()).db"
-        FileManager.default.createFile(atPath: path, contents: Data([1, 2, 3]))
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data([1, 2, 3])))
         let context = ServerContext(localPath: "/etcdserverpb.Maintenance/Snapshot", metadata: Metadata(), remoteAddress: nil)
         let stream = ResponseStream(local: context) { _ in }
         do {
