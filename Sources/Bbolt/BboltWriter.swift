@@ -13,7 +13,8 @@ import Darwin
 ///     try w.finish()   // root bucket, an empty freelist, both meta pages, fsync
 ///
 /// Page 0 and 1 are the metas, page 2 the freelist, data from page 3 on with no gaps, so bbolt's
-/// `tx.Check()` finds every page reachable. Empty buckets are written inline, as bbolt makes them.
+/// `tx.Check()` finds every page reachable. Buckets whose leaf fits in a quarter page are written
+/// inline, inside the root bucket's value, as bbolt stores them.
 /// Nested buckets are not supported (etcd has none).
 public final class BboltWriter {
     public let path: String
@@ -22,6 +23,9 @@ public final class BboltWriter {
     private var nextPage: UInt64 = 3
     private var buckets: [(name: [UInt8], value: [UInt8])] = []
     private var current: TreeBuilder?
+    /// The open bucket's entries while they could still be stored inline (nil once too big).
+    private var inline: [Entry]? = []
+    private var inlineBytes = Layout.pageHeaderSize
     private var currentName: [UInt8] = []
     private var lastKey: [UInt8]?
     private var finished = false
@@ -51,6 +55,8 @@ public final class BboltWriter {
         guard !name.isEmpty, name.count <= Layout.maxKeySize else { throw BboltError(.misuse, "bad bucket name length \(name.count)") }
         guard !buckets.contains(where: { $0.name == name }) else { throw BboltError(.misuse, "bucket \(Self.show(name)) written twice") }
         current = TreeBuilder(pageSize: pageSize)
+        inline = []
+        inlineBytes = Layout.pageHeaderSize
         currentName = name
         lastKey = nil
     }
@@ -64,7 +70,19 @@ public final class BboltWriter {
             throw BboltError(.misuse, "bucket \(Self.show(currentName)): keys out of order")
         }
         lastKey = key
-        try current!.add(Entry(key: key, value: value, flags: 0), sink: self)
+        let entry = Entry(key: key, value: value, flags: 0)
+        if inline != nil {
+            // As bbolt: a bucket whose leaf would take at most a quarter page lives inside its
+            // parent's value; past that, the entries held so far start its tree.
+            inlineBytes += Layout.leafElementSize + key.count + value.count
+            if inlineBytes <= pageSize / 4 {
+                inline!.append(entry)
+                return
+            }
+            for e in inline! { try current!.add(e, sink: self) }
+            inline = nil
+        }
+        try current!.add(entry, sink: self)
     }
 
     public func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
@@ -74,19 +92,17 @@ public final class BboltWriter {
     public func endBucket() throws {
         guard var tree = current else { throw BboltError(.misuse, "endBucket with no bucket open") }
         current = nil
-        let header: [UInt8]
-        if let root = try tree.finish(sink: self) {
-            header = Self.bucketHeader(root: root)
+        let value: [UInt8]
+        if let entries = inline {
+            // Root 0, then the leaf page itself, unpadded (an empty bucket too, as bbolt makes it).
+            let size = entries.reduce(Layout.pageHeaderSize) { $0 + Layout.leafElementSize + $1.key.count + $1.value.count }
+            value = Self.bucketHeader(root: 0) + Self.leafPage(entries, pageSize: pageSize).prefix(size)
         } else {
-            // bbolt's own shape for an empty bucket: root 0 and an empty inline leaf page.
-            var h = Self.bucketHeader(root: 0)
-            h.appendLE(UInt64(0))
-            h.appendLE(Layout.leafFlag)
-            h.appendLE(UInt16(0))
-            h.appendLE(UInt32(0))
-            header = h
+            guard let root = try tree.finish(sink: self) else { preconditionFailure("a bucket past inline size has entries") }
+            value = Self.bucketHeader(root: root)
         }
-        buckets.append((currentName, header))
+        inline = []
+        buckets.append((currentName, value))
     }
 
     /// Writes the root bucket, the freelist and both metas, then fsyncs and closes the file.

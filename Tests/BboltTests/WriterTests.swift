@@ -71,6 +71,16 @@ final class WriterTests: XCTestCase {
         XCTAssertEqual(try db.freePages(), [])
         // 30000 leaf entries of ~60 bytes make hundreds of leaves: a branch level must exist.
         XCTAssertGreaterThan(db.pageCount, 500)
+        // Small buckets live inline in the root bucket (root page 0), as bbolt keeps them.
+        var roots: [String: UInt64] = [:]
+        try db.forEach(bucketPath: []) { e in
+            roots[String(decoding: e.key, as: UTF8.self)] = e.value.prefix(8).reversed().reduce(0) { $0 << 8 | UInt64($1) }
+        }
+        XCTAssertEqual(roots["empty"], 0)
+        XCTAssertEqual(roots["one"], 0)
+        XCTAssertEqual(roots["a"], 0)
+        XCTAssertNotEqual(roots["key"], 0)
+        XCTAssertNotEqual(roots["big"], 0)
         // Real bbolt's tx.Check (run by etcdctl) finds every page reachable and none twice.
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/etcdctl") {
             XCTAssertEqual(try etcdctlStatus(file)["totalKey"] as? Int, buckets.reduce(0) { $0 + $1.entries.count })
@@ -109,6 +119,8 @@ final class WriterTests: XCTestCase {
             try w.endBucket()
         }
         try w.finish()
+        // No more pages than etcd's own file (which may also hold free pages).
+        XCTAssertLessThanOrEqual(try BboltFile(path: file).pageCount, original.pageCount)
         let ours = try etcdctlStatus(file)
         let theirs = try etcdctlStatus(ReaderTests.fixtures.appendingPathComponent("etcd.db").path)
         XCTAssertEqual(ours["hash"] as? Int, theirs["hash"] as? Int)
