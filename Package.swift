@@ -64,8 +64,10 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
+        // etcd's snapshot file format (bbolt): a bounds-checked reader and a streaming writer.
+        .target(name: "Bbolt"),
         // WAL segments and the LMDB backend.
-        .target(name: "Storage", dependencies: ["CLMDB", "EtcdMetrics"]),
+        .target(name: "Storage", dependencies: ["CLMDB", "EtcdMetrics", "Bbolt"]),
         // Revisions, key index, range/put/delete/txn, compaction.
         .target(name: "MVCC", dependencies: ["Storage", "EtcdMetrics"]),
         .target(name: "Lease", dependencies: ["Storage"]),
@@ -118,6 +120,7 @@ let package = Package(
         // gRPC services, HTTP endpoints, protobuf <-> server calls.
         .target(name: "API", dependencies: [
             "GRPC", "Gateway", "Server", "Auth", "EtcdProto", "Config", "TLS", "EtcdMetrics",
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -146,7 +149,8 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "EtcdProtoTests", dependencies: ["EtcdProto"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "Bbolt"]),
+        .testTarget(name: "BboltTests", dependencies: ["Bbolt", "Storage"], exclude: ["Fixtures"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Storage"]),
         .testTarget(name: "LeaseTests", dependencies: ["Lease", "Storage"]),
         .testTarget(name: "AuthTests", dependencies: [
@@ -172,7 +176,11 @@ let package = Package(
             .product(name: "SwiftASN1", package: "swift-asn1"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "APITests", dependencies: ["API", "Server", "EtcdProto"]),
+        .testTarget(name: "APITests", dependencies: [
+            "API", "Server", "EtcdProto", "GRPC",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .testTarget(name: "GatewayTests", dependencies: [
             "Gateway", "EtcdProto", "CProtobufC",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -348,5 +348,9 @@ got=$(etcdctl --endpoints "$swift_ep" get crash-point --prefix -w json | python3
 check "crash between a compaction's commits replays nothing twice (exit $code; revision and versions: $got, want $((rev + 1)) [1, 1] or $rev [1])" $? \
   "$(tail -n 5 "$work/swift.log")"
 
+# etcd's snapshot file: save, status and restore compared with real etcd (its own PASS lines).
+"$here/test-snapshot.sh" "$swift_bin" > "$work/snapshot.out" 2>&1
+check "snapshot save/status/restore against real etcd ($(tail -n 1 "$work/snapshot.out"))" $? "$(grep -v '^PASS' "$work/snapshot.out" | tail -n 20)"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

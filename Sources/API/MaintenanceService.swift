@@ -38,6 +38,7 @@ struct MaintenanceService {
             try await node.moveLeader(to: r.targetID)
             return Etcdserverpb_MoveLeaderResponse()  // etcd's answer carries no header
         }
+        registerSnapshot(on: router)
         router.unary("/grpc.health.v1.Health/Check") { (_: Grpc_Health_V1_HealthCheckRequest, _) throws(ServerError) in
             var response = Grpc_Health_V1_HealthCheckResponse()
             response.status = .serving

@@ -44,6 +44,7 @@ final class MemberStorage: DurableLog, @unchecked Sendable {
         snapDir = memberDir + "/snap"
         walOptions = WAL.Options(segmentSize: options.walSegmentBytes)
         try makeDirectories(memberDir + "/snap")
+        ServerNode.removeStaleExports(in: snapDir)
         let quota = options.quotaBackendBytes > 0 ? options.quotaBackendBytes : Backend.defaultQuotaBytes
         // The quota is enforced by the server (NOSPACE alarm); the LMDB map leaves room beyond it so
         // the alarm, a compaction and the alarm's disarming can still be written when it is hit.
