@@ -73,9 +73,10 @@ done
 
 # Peer metrics: a three-member cluster of each, probed for a while (the first round-trip
 # observation comes 5 s after a peer is added), then one member stopped so that send failures
-# and disconnections show; the first member's page is compared.
-cluster() { # NAME BINARY -> $endpoint (member 0's client URL), $victim (member 2's PID)
-  local name=$1 bin=$2 i c p initial="" cs=() ps=()
+# and disconnections show. The leader's page is compared and a follower is stopped: only a leader
+# keeps sending to every member (a follower's page may show no send failure at all).
+cluster() { # NAME BINARY -> $endpoint (the leader's client URL), $victim (a follower's PID)
+  local name=$1 bin=$2 i c p initial="" cs=() ps=() mpids=() lead=""
   for i in 0 1 2; do cs+=("$(free_port)"); ps+=("$(free_port)"); done
   for i in 0 1 2; do initial+="${initial:+,}$name$i=http://127.0.0.1:${ps[$i]}"; done
   for i in 0 1 2; do
@@ -85,11 +86,17 @@ cluster() { # NAME BINARY -> $endpoint (member 0's client URL), $victim (member 
       --listen-peer-urls "http://127.0.0.1:$p" --initial-advertise-peer-urls "http://127.0.0.1:$p" \
       --initial-cluster "$initial" --initial-cluster-token "$name-$$" >"$work/$name$i.log" 2>&1 &
     pids+=("$!")
-    [ "$i" = 2 ] && victim=$!
+    mpids+=("$!")
   done
-  endpoint="127.0.0.1:${cs[0]}"
   for _ in $(seq 1 150); do
-    etcdctl --endpoints "$endpoint" --dial-timeout 1s endpoint health >/dev/null 2>&1 && return 0
+    for i in 0 1 2; do
+      etcdctl --endpoints "127.0.0.1:${cs[$i]}" --dial-timeout 1s endpoint status 2>/dev/null | grep -q ', true, ' && lead=$i
+    done
+    if [ -n "$lead" ]; then
+      endpoint="127.0.0.1:${cs[$lead]}"
+      victim=${mpids[$(( (lead + 1) % 3 ))]}
+      etcdctl --endpoints "$endpoint" --dial-timeout 1s endpoint health >/dev/null 2>&1 && return 0
+    fi
     sleep 0.2
   done
   echo "could not start the $name cluster"; tail -n 20 "$work/${name}0.log"; return 1
