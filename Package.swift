@@ -65,6 +65,8 @@ let package = Package(
         ]),
         // WAL segments and the LMDB backend.
         .target(name: "Storage", dependencies: ["CLMDB", "EtcdMetrics"]),
+        // Readers of etcd 3.4's data dir (WAL segments, .snap files) and its import at start-up.
+        .target(name: "EtcdDataDir", dependencies: ["Storage", "EtcdProto"]),
         // Revisions, key index, range/put/delete/txn, compaction.
         .target(name: "MVCC", dependencies: ["Storage", "EtcdMetrics"]),
         .target(name: "Lease", dependencies: ["Storage"]),
@@ -142,6 +144,8 @@ let package = Package(
         ]),
         .testTarget(name: "EtcdProtoTests", dependencies: ["EtcdProto"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "EtcdDataDirTests", dependencies: ["EtcdDataDir", "EtcdProto", "Storage"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Storage"]),
         .testTarget(name: "LeaseTests", dependencies: ["Lease", "Storage"]),
         .testTarget(name: "AuthTests", dependencies: [
