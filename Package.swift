@@ -63,6 +63,8 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
+        // etcd's snapshot file format (bbolt): a bounds-checked reader and a streaming writer.
+        .target(name: "Bbolt"),
         // WAL segments and the LMDB backend.
         .target(name: "Storage", dependencies: ["CLMDB", "EtcdMetrics"]),
         // Readers of etcd 3.4's data dir (WAL segments, .snap files) and its import at start-up.
@@ -146,6 +148,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "EtcdDataDirTests", dependencies: ["EtcdDataDir", "EtcdProto", "Storage"],
                     exclude: ["Fixtures"]),
+        .testTarget(name: "BboltTests", dependencies: ["Bbolt", "Storage"], exclude: ["Fixtures"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Storage"]),
         .testTarget(name: "LeaseTests", dependencies: ["Lease", "Storage"]),
         .testTarget(name: "AuthTests", dependencies: [
