@@ -68,7 +68,7 @@ let package = Package(
         // WAL segments and the LMDB backend.
         .target(name: "Storage", dependencies: ["CLMDB", "EtcdMetrics"]),
         // Readers of etcd 3.4's data dir (WAL segments, .snap files) and its import at start-up.
-        .target(name: "EtcdDataDir", dependencies: ["Storage", "EtcdProto"]),
+        .target(name: "EtcdDataDir", dependencies: ["Storage", "EtcdProto", "Bbolt"]),
         // Revisions, key index, range/put/delete/txn, compaction.
         .target(name: "MVCC", dependencies: ["Storage", "EtcdMetrics"]),
         .target(name: "Lease", dependencies: ["Storage"]),
@@ -84,7 +84,7 @@ let package = Package(
         ]),
         // Member lifecycle: raft driver, applier, membership, proposals, reads.
         .target(name: "Server", dependencies: [
-            "Storage", "MVCC", "Lease", "Auth", "Raft", "EtcdProto", "Transport", "TLS", "EtcdMetrics",
+            "Storage", "MVCC", "Lease", "Auth", "Raft", "EtcdProto", "Transport", "TLS", "EtcdMetrics", "EtcdDataDir",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -123,7 +123,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "EtcdSwift", dependencies: [
-            "Config", "API", "Server", "TCPProxy", "TLS", "EtcdMetrics",
+            "Config", "API", "Server", "TCPProxy", "TLS", "EtcdMetrics", "EtcdDataDir",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -146,7 +146,7 @@ let package = Package(
         ]),
         .testTarget(name: "EtcdProtoTests", dependencies: ["EtcdProto"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
-        .testTarget(name: "EtcdDataDirTests", dependencies: ["EtcdDataDir", "EtcdProto", "Storage"],
+        .testTarget(name: "EtcdDataDirTests", dependencies: ["EtcdDataDir", "EtcdProto", "Storage", "Bbolt"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "BboltTests", dependencies: ["Bbolt", "Storage"], exclude: ["Fixtures"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Storage"]),
