@@ -39,6 +39,8 @@ public enum EtcdImport {
         public var nodeID: UInt64
         public var clusterID: UInt64
         public var buckets: [(name: String, keys: Int)]
+        /// Members taken from the `.snap`'s v2 store (the db had none: a restored snapshot).
+        public var membersFromSnap: Int
         public var consistentIndex: UInt64
         public var tornTail: Bool
 
@@ -47,6 +49,7 @@ public enum EtcdImport {
                 + "hard state term \(hardState.term) commit \(hardState.commit), member \(hex(nodeID)) cluster \(hex(clusterID)), "
                 + "backend consistent index \(consistentIndex), buckets "
                 + buckets.map { "\($0.name)=\($0.keys)" }.joined(separator: " ")
+                + (membersFromSnap > 0 ? ", \(membersFromSnap) members from the .snap's v2 store" : "")
                 + (tornTail ? "; a torn WAL tail was left out" : "")
         }
     }
@@ -89,15 +92,27 @@ public enum EtcdImport {
         try makeDirectories(tmp + "/snap")
         var buckets: [(name: String, keys: Int)] = []
         var consistentIndex: UInt64 = 0
+        var membersFromSnap = 0
         do {
             var options = Backend.Options()
             options.mapSize = max(options.mapSize, db.fileSize * 2 + 64 << 20)
             let backend = try Backend(path: tmp + "/snap/db", options: options)
+            if let ci = try db.get(bucket: "meta", key: Array("consistent_index".utf8)), ci.count == 8 {
+                consistentIndex = ci.reduce(0) { $0 << 8 | UInt64($1) }
+            }
+            // etcd 3.4 recovers membership from the v2 store in its .snap, not from the backend's
+            // buckets, which `etcdctl snapshot restore` leaves holding the old cluster's members.
+            // When nothing was applied past the .snap, its v2 store is the membership; otherwise
+            // the backend is newer (etcd writes both on every membership change) and stands.
+            let v2 = loaded.flatMap { l in
+                l.mark.index >= consistentIndex ? V2Membership(storeJSON: l.snapshot.data ?? []) : nil
+            }
             try backend.update { tx in
                 for name in try db.bucketNames {
                     guard let bucket = Bucket.allCases.first(where: { $0.name == name }) else {
                         throw Failure.unknownBucket(name)
                     }
+                    if v2 != nil && (bucket == .members || bucket == .membersRemoved) { continue }
                     var n = 0
                     try db.forEach(bucket: name) { k, v in
                         try tx.put(bucket, k, v)
@@ -106,9 +121,12 @@ public enum EtcdImport {
                     buckets.append((name, n))
                 }
                 try tx.put(.meta, MemberLayout.walSnapshotKey, MemberLayout.encode(mark: mark))
-            }
-            if let ci = try db.get(bucket: "meta", key: Array("consistent_index".utf8)), ci.count == 8 {
-                consistentIndex = ci.reduce(0) { $0 << 8 | UInt64($1) }
+                if let v2 {
+                    for m in v2.members { try tx.put(.members, Array(String(m.id, radix: 16).utf8), m.json) }
+                    for id in v2.removed { try tx.put(.membersRemoved, Array(String(id, radix: 16).utf8), Array("removed".utf8)) }
+                    if let v = v2.clusterVersion { try tx.put(.cluster, Array("clusterVersion".utf8), Array(v.utf8)) }
+                    membersFromSnap = v2.members.count
+                }
             }
             try backend.sync()
 
@@ -134,7 +152,8 @@ public enum EtcdImport {
         let hs = wal.hardState
         return Summary(snapshot: mark, snapFile: loaded?.file, entries: wal.entries.count,
                        hardState: (hs.term ?? 0, hs.vote ?? 0, hs.commit ?? 0), nodeID: wal.nodeID, clusterID: wal.clusterID,
-                       buckets: buckets, consistentIndex: consistentIndex, tornTail: wal.tail.torn)
+                       buckets: buckets, membersFromSnap: membersFromSnap, consistentIndex: consistentIndex,
+                       tornTail: wal.tail.torn)
     }
 
     /// Removes `path` and everything under it (absent is fine).
