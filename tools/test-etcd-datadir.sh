@@ -4,6 +4,7 @@
 #  1. clean stop: etcd writes puts, a delete, a compaction, a lease with keys, a user and a role
 #     with auth on; stopped; etcd-swift on the same --data-dir must answer get --prefix (values and
 #     revisions), lease list / timetolive --keys, member list, user/role get and auth as etcd did.
+#     An etcd member with a NOSPACE alarm raised: it stays raised in etcd-swift.
 #  2. kill -9 during a stream of acknowledged puts: every acknowledged put is there in etcd-swift.
 #  3. `etcdctl snapshot restore` of etcd's snapshot, started as one etcd-swift member, and as three.
 # Prints PASS/FAIL lines and "N passed, M failed"; exit 0 only when all passed.
@@ -26,7 +27,7 @@ launch() {
   "$1" --name "$2" --data-dir "$3" \
     --listen-client-urls "http://127.0.0.1:$4" --advertise-client-urls "http://127.0.0.1:$4" \
     --listen-peer-urls "http://127.0.0.1:$5" --initial-advertise-peer-urls "http://127.0.0.1:$5" \
-    --initial-cluster "$6" --initial-cluster-state "${7:-new}" >>"$3.log" 2>&1 &
+    --initial-cluster "$6" --initial-cluster-state "${7:-new}" ${EXTRA_FLAGS:-} >>"$3.log" 2>&1 &
   pid=$!; pids+=("$pid")
 }
 wait_healthy() { # ENDPOINT PID [USER]
@@ -62,6 +63,8 @@ for m in sorted(d["members"], key=lambda m: m["ID"]): print(m["ID"], m["name"], 
 # --- 1. clean stop ------------------------------------------------------------------------------
 cp1=$(free_port); pp1=$(free_port); ep1=127.0.0.1:$cp1
 ic1="m1=http://127.0.0.1:$pp1"
+# A snapshot every 25 entries: the import starts from a .snap and replays the entries after it.
+export EXTRA_FLAGS="--snapshot-count 25"
 launch /usr/bin/etcd m1 "$work/one" "$cp1" "$pp1" "$ic1"; etcd_pid=$pid
 wait_healthy "$ep1" "$etcd_pid" || { echo "real etcd did not start"; tail "$work/one.log"; exit 1; }
 e=(etcdctl --endpoints "$ep1")
@@ -99,8 +102,34 @@ if wait_healthy "$ep1" "$swift_pid" root:rootpw; then
 else
   check "clean stop: etcd-swift starts on etcd's data dir" 1 "$(tail -20 "$work/one.log")"
 fi
-ls "$work/one/member/wal/"*.wal "$work/one/member/snap/db" >/dev/null 2>&1
+ls "$work/one/member/wal/"*.wal "$work/one/member/snap/db" "$work/one/member/snap/"*.snap >/dev/null 2>&1
 check "clean stop: etcd's files are left where they were" $?
+grep -q "imported etcd's data: snapshot index [1-9]" "$work/one.log"
+check "clean stop: the import started from one of etcd's .snap files" $? "$(grep "imported etcd" "$work/one.log")"
+unset EXTRA_FLAGS
+
+# --- 1b. an alarm raised under etcd stays raised -----------------------------------------------
+cpa=$(free_port); ppa=$(free_port); epa=127.0.0.1:$cpa
+ica="ma=http://127.0.0.1:$ppa"
+export EXTRA_FLAGS="--quota-backend-bytes 300000"
+launch /usr/bin/etcd ma "$work/alarm" "$cpa" "$ppa" "$ica"; etcd_pid=$pid
+wait_healthy "$epa" "$etcd_pid" || { echo "real etcd did not start"; exit 1; }
+big=$(head -c 30000 /dev/zero | tr '\0' x)
+for i in $(seq 1 60); do etcdctl --endpoints "$epa" put "big$i" "$big" >/dev/null 2>&1 || break; done
+etcdctl --endpoints "$epa" alarm list >"$work/alarm.etcd" 2>&1
+stop "$etcd_pid"
+launch "$swift_bin" ma "$work/alarm" "$cpa" "$ppa" "$ica"; swift_pid=$pid
+if wait_healthy "$epa" "$swift_pid"; then
+  etcdctl --endpoints "$epa" alarm list >"$work/alarm.swift" 2>&1
+  out=$(etcdctl --endpoints "$epa" put more x 2>&1)
+  check "alarm: etcd's NOSPACE alarm is raised in etcd-swift and refuses puts" \
+    "$(grep -q NOSPACE "$work/alarm.etcd" && cmp -s "$work/alarm.etcd" "$work/alarm.swift" && echo "$out" | grep -q 'database space exceeded'; echo $?)" \
+    "$(cat "$work/alarm.etcd" "$work/alarm.swift"; echo "$out")"
+  stop "$swift_pid"
+else
+  check "alarm: etcd-swift starts" 1 "$(tail -20 "$work/alarm.log")"
+fi
+unset EXTRA_FLAGS
 
 # --- 2. kill -9 in the middle of acknowledged puts ----------------------------------------------
 cp2=$(free_port); pp2=$(free_port); ep2=127.0.0.1:$cp2
