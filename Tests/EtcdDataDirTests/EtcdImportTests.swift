@@ -60,7 +60,39 @@ final class EtcdImportTests: XCTestCase {
         let ci = try XCTUnwrap(tx.get(.meta, Array("consistent_index".utf8)))
         XCTAssertEqual(ci.reduce(0) { $0 << 8 | UInt64($1) }, summary.consistentIndex)
         XCTAssertGreaterThanOrEqual(summary.consistentIndex, summary.snapshot.index)
-        XCTAssertNotNil(try tx.get(.members, withUnsafeBytes(of: etcdLog.nodeID.bigEndian) { Array($0) }) ?? memberKey(tx, etcdLog.nodeID))
+        // The db is newer than the .snap here, so its own members bucket stands.
+        XCTAssertEqual(summary.membersFromSnap, 0)
+        XCTAssertNotNil(try memberKey(tx, etcdLog.nodeID))
+    }
+
+    /// `etcdctl snapshot restore` leaves the old cluster's members in the db: the import takes the
+    /// new ones from the `.snap`'s v2 store.
+    func testRestoredDirTakesMembersFromTheSnap() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/etcdctl"), "needs etcd 3.4's etcdctl")
+        let restore = Process()
+        restore.executableURL = URL(fileURLWithPath: "/usr/bin/etcdctl")
+        restore.arguments = ["snapshot", "restore", tmp + "/member/snap/db", "--skip-hash-check", "--data-dir", tmp + "/r",
+                             "--name", "r1", "--initial-cluster", "r1=http://127.0.0.1:1", "--initial-advertise-peer-urls",
+                             "http://127.0.0.1:1"]
+        restore.standardError = FileHandle.nullDevice
+        restore.standardOutput = FileHandle.nullDevice
+        try restore.run()
+        restore.waitUntilExit()
+        XCTAssertEqual(restore.terminationStatus, 0)
+        let summary = try EtcdImport.run(dataDir: tmp + "/r")
+        XCTAssertEqual(summary.membersFromSnap, 1)
+        XCTAssertEqual(summary.snapshot, EtcdSnapshotMark(index: 1, term: 1))
+        let backend = try Backend(path: tmp + "/r/member/etcd-swift/snap/db")
+        let tx = try backend.read()
+        defer { tx.end() }
+        var members: [String] = []
+        try tx.forEach(.members) { _, v in
+            members.append(String(decoding: v, as: UTF8.self))
+            return true
+        }
+        XCTAssertEqual(members.count, 1)
+        XCTAssertTrue(members[0].contains("\"peerURLs\":[\"http://127.0.0.1:1\"]"), members[0])
+        XCTAssertEqual(try memberKey(tx, summary.nodeID).map { String(decoding: $0, as: UTF8.self) }, members[0])
     }
 
     func testNothingToImportWithoutEtcdFiles() throws {
@@ -80,7 +112,7 @@ final class EtcdImportTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: tmp + "/member/etcd-swift.tmp"))
     }
 
-    /// etcd keys members by their hex id as a string ("members/<hex>" is v2; the v3 bucket uses hex).
+    /// etcd keys the `members` bucket by the member's id in hex.
     private func memberKey(_ tx: ReadTx, _ id: UInt64) throws -> [UInt8]? {
         try tx.get(.members, Array(String(id, radix: 16).utf8))
     }
