@@ -7,6 +7,7 @@
 #     An etcd member with a NOSPACE alarm raised: it stays raised in etcd-swift.
 #  2. kill -9 during a stream of acknowledged puts: every acknowledged put is there in etcd-swift.
 #  3. `etcdctl snapshot restore` of etcd's snapshot, started as one etcd-swift member, and as three.
+#  4. one member of a three-member etcd cluster stopped and restarted as etcd-swift on its dir.
 # Prints PASS/FAIL lines and "N passed, M failed"; exit 0 only when all passed.
 set -u
 swift_bin=$(readlink -f "$1")
@@ -209,6 +210,38 @@ else
   check "restore, three members: all three start" 1 "$(for n in 1 2 3; do tail -5 "$work/t$n.log"; done)"
 fi
 for p in "${tpids[@]}"; do stop "$p"; done
+
+# --- 4. rolling move: one member of a three-member etcd cluster becomes etcd-swift -------------
+ports=(); ic=""
+for n in 1 2 3; do c=$(free_port); p=$(free_port); ports+=("$c:$p"); ic="$ic${ic:+,}e$n=http://127.0.0.1:$p"; done
+epids=()
+for n in 1 2 3; do
+  launch /usr/bin/etcd "e$n" "$work/e$n" "${ports[$((n - 1))]%:*}" "${ports[$((n - 1))]#*:}" "$ic"; epids+=("$pid")
+done
+ok=0
+for n in 1 2 3; do wait_healthy "127.0.0.1:${ports[$((n - 1))]%:*}" "${epids[$((n - 1))]}" || ok=1; done
+e1=127.0.0.1:${ports[0]%:*}; e3=127.0.0.1:${ports[2]%:*}
+if [ $ok -eq 0 ]; then
+  for i in $(seq 1 20); do etcdctl --endpoints "$e1" put "r$i" "v$i" >/dev/null; done
+  stop "${epids[2]}"
+  # Written while e3 is down: e3 (now etcd-swift) must get these from the etcd leader.
+  for i in $(seq 21 30); do etcdctl --endpoints "$e1" put "r$i" "v$i" >/dev/null; done
+  launch "$swift_bin" e3 "$work/e3" "${ports[2]%:*}" "${ports[2]#*:}" "$ic"; epids[2]=$pid
+  if wait_healthy "$e3" "$pid"; then
+    etcdctl --endpoints "$e3" put via-swift yes >/dev/null 2>&1; st=$?
+    sleep 1
+    a=$(etcdctl --endpoints "$e1" get r --prefix --consistency=s -w json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["header"]["revision"], [(k["key"], k["mod_revision"]) for k in d["kvs"]])')
+    b=$(etcdctl --endpoints "$e3" get r --prefix --consistency=s -w json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["header"]["revision"], [(k["key"], k["mod_revision"]) for k in d["kvs"]])')
+    v=$(etcdctl --endpoints "$e1" get via-swift --print-value-only 2>&1)
+    check "rolling move: an etcd member restarted as etcd-swift rejoins its etcd cluster, catches up and takes writes" \
+      "$([ "$a" = "$b" ] && [ $st -eq 0 ] && [ "$v" = yes ]; echo $?)" "$a"$'\n'"$b"$'\n'"put $st, read back '$v'"
+  else
+    check "rolling move: etcd-swift starts on an etcd cluster member's dir" 1 "$(tail -20 "$work/e3.log")"
+  fi
+else
+  check "rolling move: the etcd cluster starts" 1 "$(tail -5 "$work/e1.log")"
+fi
+for p in "${epids[@]}"; do stop "$p"; done
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
