@@ -8,6 +8,7 @@
 #  2. kill -9 during a stream of acknowledged puts: every acknowledged put is there in etcd-swift.
 #  3. `etcdctl snapshot restore` of etcd's snapshot, started as one etcd-swift member, and as three.
 #  4. one member of a three-member etcd cluster stopped and restarted as etcd-swift on its dir.
+#  5. a corrupt record in the middle of etcd's WAL: a clear error, nothing imported.
 # Prints PASS/FAIL lines and "N passed, M failed"; exit 0 only when all passed.
 set -u
 swift_bin=$(readlink -f "$1")
@@ -242,6 +243,19 @@ else
   check "rolling move: the etcd cluster starts" 1 "$(tail -5 "$work/e1.log")"
 fi
 for p in "${epids[@]}"; do stop "$p"; done
+
+# --- 5. a damaged etcd WAL: a clear error at start, nothing half imported -----------------------
+cp -r "$work/e2" "$work/bad"
+seg=$(ls "$work/bad/member/wal/"*.wal | head -1)
+# Flip a byte of the put of r15 (record data is CRC-checked; padding is not, as in etcd).
+python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); i=b.index(b"r15"); b[i+1]^=0x20; open(p,"wb").write(b)' "$seg"
+# Should it start anyway, its ports are its own and it is stopped after 10 s.
+timeout 10 "$swift_bin" --name e2 --data-dir "$work/bad" --listen-client-urls "http://127.0.0.1:$(free_port)" \
+  --advertise-client-urls "http://127.0.0.1:$(free_port)" --listen-peer-urls "http://127.0.0.1:$(free_port)" \
+  >"$work/bad.log" 2>&1; st=$?
+check "corrupt WAL: etcd-swift refuses to start, names the file, imports nothing" \
+  "$([ $st -ne 0 ] && grep -q "corrupt WAL record in $seg" "$work/bad.log" && [ ! -e "$work/bad/member/etcd-swift" ]; echo $?)" \
+  "exit $st; $(tail -3 "$work/bad.log")"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
