@@ -33,7 +33,7 @@ public enum EtcdWAL {
     /// Whether `dir` holds a WAL in etcd's format: its first segment opens with etcd's `crc`
     /// record (etcd-swift's own segments use another frame and have a non-zero byte 4).
     public static func isEtcdWAL(dir: String) -> Bool {
-        guard let first = try? listSegments(dir).first, let bytes = try? Files.read(first.path),
+        guard let first = try? listSegments(dir).first, let bytes = Files.readPrefix(first.path, count: 80),
               bytes.count >= 16, bytes[4] == 0, bytes[5] == 0, bytes[6] == 0 else { return false }
         let word = bytes[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         let n = Int(word & 0x00FF_FFFF_FFFF_FFFF)

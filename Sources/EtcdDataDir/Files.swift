@@ -24,6 +24,18 @@ enum Files {
         return out
     }
 
+    /// Up to `count` bytes from the start of `path` (nil when it cannot be read): a format check
+    /// must not read a whole preallocated segment.
+    static func readPrefix(_ path: String, count: Int) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var out = [UInt8](repeating: 0, count: count)
+        let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, count, 0) }
+        guard n >= 0 else { return nil }
+        return Array(out.prefix(n))
+    }
+
     /// The names in `dir` (nil when it does not exist or is not a directory).
     static func list(_ dir: String) -> [String]? {
         guard let d = opendir(dir) else { return nil }
