@@ -30,6 +30,7 @@ unit:
 
 integration:
 	tools/test-integration.sh $(BIN_DEBUG)
+	tools/test-etcd-datadir.sh $(BIN_DEBUG)
 
 # etcd's own e2e tests the finished issues require (tools/e2e-required.txt).
 e2e-run:

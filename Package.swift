@@ -68,6 +68,8 @@ let package = Package(
         .target(name: "Bbolt"),
         // WAL segments and the LMDB backend.
         .target(name: "Storage", dependencies: ["CLMDB", "EtcdMetrics", "Bbolt"]),
+        // Readers of etcd 3.4's data dir (WAL segments, .snap files) and its import at start-up.
+        .target(name: "EtcdDataDir", dependencies: ["Storage", "EtcdProto", "Bbolt"]),
         // Revisions, key index, range/put/delete/txn, compaction.
         .target(name: "MVCC", dependencies: ["Storage", "EtcdMetrics"]),
         .target(name: "Lease", dependencies: ["Storage"]),
@@ -84,6 +86,7 @@ let package = Package(
         // Member lifecycle: raft driver, applier, membership, proposals, reads.
         .target(name: "Server", dependencies: [
             "Storage", "MVCC", "Lease", "Auth", "Raft", "EtcdProto", "Transport", "TLS", "EtcdMetrics", "GoSyntax",
+            "EtcdDataDir",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -127,7 +130,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "EtcdSwift", dependencies: [
-            "Config", "API", "Server", "TCPProxy", "TLS", "EtcdMetrics",
+            "Config", "API", "Server", "TCPProxy", "TLS", "EtcdMetrics", "EtcdDataDir",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -150,6 +153,8 @@ let package = Package(
         ]),
         .testTarget(name: "EtcdProtoTests", dependencies: ["EtcdProto"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Bbolt"]),
+        .testTarget(name: "EtcdDataDirTests", dependencies: ["EtcdDataDir", "EtcdProto", "Storage", "Bbolt"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "BboltTests", dependencies: ["Bbolt", "Storage"], exclude: ["Fixtures"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Storage"]),
         .testTarget(name: "LeaseTests", dependencies: ["Lease", "Storage"]),

@@ -1,5 +1,6 @@
 import API
 import Config
+import EtcdDataDir
 import EtcdMetrics
 import Foundation
 import Logging
@@ -114,6 +115,18 @@ options.authToken = config.authToken
 options.authTokenTTL = config.authTokenTTL
 options.bcryptCost = config.bcryptCost
 options.corruptCheckInterval = config.experimental.corruptCheckTime
+// A data dir real etcd 3.4 wrote is converted once, before anything reads it (etcd's files stay).
+if EtcdImport.needed(dataDir: options.dataDir) {
+    let importLog = Logger(label: "etcdserver")
+    importLog.info("found etcd 3.4's data in \(options.dataDir)/member; importing it into \(options.dataDir)/member/\(MemberLayout.importedName)")
+    do {
+        let summary = try EtcdImport.run(dataDir: options.dataDir)
+        importLog.info("imported etcd's data: \(summary)")
+    } catch {
+        importLog.critical("failed to import etcd's data dir \(options.dataDir): \(error)")
+        exit(1)
+    }
+}
 // etcd checks a member that has data only (a new member has nothing to compare yet).
 let hadData = ServerNode.hasLog(dataDir: options.dataDir)
 options.extensiveMetrics = config.metrics == "extensive"

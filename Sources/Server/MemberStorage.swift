@@ -1,3 +1,4 @@
+import EtcdDataDir
 import EtcdProto
 import Lease
 import Logging
@@ -39,7 +40,8 @@ final class MemberStorage: DurableLog, @unchecked Sendable {
 
     init(options: ServerOptions, logger: Logger) throws {
         self.logger = logger
-        let memberDir = options.dataDir + "/member"
+        // etcd-swift's own state sits beside etcd's files in a data dir imported from etcd.
+        let memberDir = MemberLayout.memberDir(dataDir: options.dataDir)
         walDir = memberDir + "/wal"
         snapDir = memberDir + "/snap"
         walOptions = WAL.Options(segmentSize: options.walSegmentBytes)
@@ -118,7 +120,7 @@ final class MemberStorage: DurableLog, @unchecked Sendable {
     }
 
     /// Our own `meta` key (etcd keeps this in its snap files): the WAL snapshot record to open at.
-    private static let walSnapshotKey = Array("etcd-swift-wal-snapshot".utf8)
+    private static let walSnapshotKey = MemberLayout.walSnapshotKey
 
     private func savedSnapshot() throws -> WALSnapshot {
         let tx = try backend.read()

@@ -1,3 +1,4 @@
+import EtcdDataDir
 import Foundation
 import Logging
 import NIOCore
@@ -17,7 +18,7 @@ extension ServerNode {
         let bridge = PeerBridge(node: self)
         let transport = PeerTransport(
             localID: memberID, clusterID: clusterID, localPeerURLs: options.advertisePeerURLs,
-            clusterVersion: membership.clusterVersion, snapDir: options.dataDir + "/member/snap", handler: bridge,
+            clusterVersion: membership.clusterVersion, snapDir: MemberLayout.memberDir(dataDir: options.dataDir) + "/snap", handler: bridge,
             group: raftLoop, logger: Logger(label: "rafthttp"), tls: peerTLS)
         bridge.attach(transport)
         let known = membership.isEmpty ? initialMembers : membership.members

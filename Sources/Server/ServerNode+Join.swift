@@ -1,3 +1,4 @@
+import EtcdDataDir
 import Foundation
 import NIOCore
 import NIOPosix
@@ -15,7 +16,7 @@ public struct ExistingCluster: Sendable {
 extension ServerNode {
     /// Whether the data dir holds a member's log (a member with one resumes from it and ignores
     /// the bootstrap flags).
-    public static func hasLog(dataDir: String) -> Bool { WAL.exists(dir: dataDir + "/member/wal") }
+    public static func hasLog(dataDir: String) -> Bool { WAL.exists(dir: MemberLayout.memberDir(dataDir: dataDir) + "/wal") }
 
     /// etcd's GetClusterFromRemotePeers: asks the other members of `--initial-cluster` for the
     /// running cluster; nil when none answers.
