@@ -194,12 +194,12 @@ let package = Package(
             .product(name: "NIOWebSocket", package: "swift-nio"),
         ]),
         .testTarget(name: "TransportTests", dependencies: [
-            "Transport", "Raft", "EtcdProto", "Server",
+            "Transport", "Raft", "EtcdProto", "Server", "EtcdMetrics",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "MVCC", "Storage", "EtcdProto", "Transport"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "MVCC", "Storage", "EtcdProto", "Transport", "EtcdMetrics"]),
     ]
 )

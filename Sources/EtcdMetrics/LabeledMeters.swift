@@ -34,6 +34,14 @@ public final class PeerMeters: Sendable {
 }
 
 extension Meters {
+    /// A peer message that could not be read or decoded (rafthttp's recvFailures). etcd labels a
+    /// failed pipeline or snapshot post with the connection's remote address ("ip:port") and a
+    /// stream message dropped on a full receive buffer with the sender's id; made on first use.
+    public static func peerReceiveFailed(from: String) {
+        registry.counter(name: "etcd_network_peer_received_failures_total", labels: [("From", from)],
+                         help: "The total number of receive failures from peers.").increment()
+    }
+
     /// etcd_network_active_peers and etcd_network_disconnected_peers_total, moved when a peer's
     /// status flips (rafthttp's peerStatus); made on the first flip, as Go's vectors are.
     public static func peerStatusChanged(local: UInt64, remote: UInt64, active: Bool) {

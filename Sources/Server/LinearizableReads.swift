@@ -1,3 +1,4 @@
+import EtcdMetrics
 import Foundation
 import Raft
 import Synchronization
@@ -71,7 +72,12 @@ final class LinearizableReads: Sendable {
     func resolve(_ states: [ReadState], applier: Applier) {
         for rs in states {
             let waiters: [Waiter]? = state.withLock { s in
-                guard let round = s.round, round.context == rs.requestCtx else { return nil }
+                guard let round = s.round, round.context == rs.requestCtx else {
+                    // An answer to a round that timed out or was re-asked: etcd counts these
+                    // out-of-date read indexes as slow.
+                    Meters.slowReadIndexes.increment()
+                    return nil
+                }
                 s.round = nil
                 return round.waiters
             }
@@ -109,6 +115,8 @@ final class LinearizableReads: Sendable {
             s.round = round
             return round.context
         }
+        // etcd counts one slow read index per timed-out round, whatever its number of readers.
+        if !late.isEmpty { Meters.slowReadIndexes.increment() }
         for w in late { w.resume(.failure(.timeout)) }
         if let reask { ask(reask) }
         startRound(ask)
@@ -124,6 +132,7 @@ final class LinearizableReads: Sendable {
             defer { s.round = nil }
             return s.round?.waiters ?? []
         }
+        if !waiters.isEmpty { Meters.readIndexesFailed.increment() }
         for w in waiters { w.resume(.failure(error)) }
     }
 

@@ -43,6 +43,7 @@ final class PeerServerHandler: ChannelInboundHandler {
             state = .waiting  // drop our reference so `body` grows without a copy
             guard body.readableBytes + chunk.readableBytes <= limit else {
                 let msg = route == .pipeline ? "error reading raft message" : "error reading body"
+                if route == .pipeline { Meters.peerReceiveFailed(from: Self.remoteAddr(context)) }
                 respond(context, head, .error(400, msg), close: true)
                 return
             }
@@ -161,7 +162,7 @@ final class PeerServerHandler: ChannelInboundHandler {
     /// A whole body arrived for /raft, /leases*, /members/promote/<id> or /members/hashkv.
     private func finish(_ head: HTTPRequestHead, _ route: PeerRoute, _ body: ByteBuffer, context: ChannelHandlerContext) {
         if route == .pipeline {
-            respond(context, head, pipelineAnswer(head, body), close: false)
+            respond(context, head, pipelineAnswer(head, body, remote: Self.remoteAddr(context)), close: false)
             return
         }
         let bytes = Array(body.readableBytesView)
@@ -197,16 +198,23 @@ final class PeerServerHandler: ChannelInboundHandler {
     }
 
     /// pipelineHandler: decode, validate, hand to raft, 204.
-    private func pipelineAnswer(_ head: HTTPRequestHead, _ body: ByteBuffer) -> PeerAnswer {
-        var a = pipelineStep(head, body)
+    private func pipelineAnswer(_ head: HTTPRequestHead, _ body: ByteBuffer, remote: String) -> PeerAnswer {
+        var a = pipelineStep(head, body, remote: remote)
         a.headers.insert((PeerHeader.clusterID, EtcdID.hex(ctx.clusterID)), at: 0)
         return a
     }
 
-    private func pipelineStep(_ head: HTTPRequestHead, _ body: ByteBuffer) -> PeerAnswer {
+    /// Go's Request.RemoteAddr: "ip:port" of the connection's far end.
+    static func remoteAddr(_ context: ChannelHandlerContext) -> String {
+        guard let a = context.channel.remoteAddress, let ip = a.ipAddress, let port = a.port else { return "" }
+        return a.protocol == .inet6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+    }
+
+    private func pipelineStep(_ head: HTTPRequestHead, _ body: ByteBuffer, remote: String) -> PeerAnswer {
         let a: PeerAnswer
         guard let pb = try? MessageFraming.decodeMessage(body, at: 0, count: body.readableBytes) else {
             ctx.logger.warning("failed to unmarshal Raft message", metadata: ["local-member-id": "\(ctx.localHex)"])
+            Meters.peerReceiveFailed(from: remote)
             return .error(400, "error unmarshalling raft message")
         }
         let from = head.headers.first(name: PeerHeader.serverFrom).flatMap(EtcdID.parse) ?? 0

@@ -1,3 +1,4 @@
+import EtcdMetrics
 import EtcdProto
 import XCTest
 
@@ -64,5 +65,44 @@ final class LinearizableReadsTests: XCTestCase {
             }
         }
         XCTAssertEqual(seen.count, 6)
+    }
+
+    /// The value of an unlabelled counter on the /metrics page.
+    private func counter(_ name: String) -> Double {
+        let page = Meters.render {}
+        for line in page.split(separator: "\n") where line.hasPrefix(name + " ") {
+            return Double(line.split(separator: " ")[1]) ?? -1
+        }
+        return -1
+    }
+
+    func testTimeoutsAndLeaderChangesAreCounted() async throws {
+        let reads = LinearizableReads(timeout: .milliseconds(50), memberID: 7)
+        let slow0 = counter("etcd_server_slow_read_indexes_total")
+        let failed0 = counter("etcd_server_read_indexes_failed_total")
+        // Two readers time out in one round: one slow read index, as etcd counts a round.
+        let t1 = Task { try await reads.readIndex { true } }
+        let t2 = Task { try await reads.readIndex { true } }
+        var context: [UInt8]?
+        while context == nil {
+            reads.startRound { context = $0 }
+            if context == nil { try await Task.sleep(for: .milliseconds(1)) }
+        }
+        try await Task.sleep(for: .milliseconds(80))
+        reads.tick(now: .now) { _ in }
+        for t in [t1, t2] {
+            do { _ = try await t.value; XCTFail("read did not time out") } catch {}
+        }
+        XCTAssertEqual(counter("etcd_server_slow_read_indexes_total"), slow0 + 1)
+        // A round lost to a leader change.
+        let t3 = Task { try await reads.readIndex { true } }
+        context = nil
+        while context == nil {
+            reads.startRound { context = $0 }
+            if context == nil { try await Task.sleep(for: .milliseconds(1)) }
+        }
+        reads.failRound(.leaderChanged)
+        do { _ = try await t3.value; XCTFail("read survived a leader change") } catch {}
+        XCTAssertEqual(counter("etcd_server_read_indexes_failed_total"), failed0 + 1)
     }
 }

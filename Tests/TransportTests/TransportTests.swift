@@ -1,3 +1,4 @@
+import EtcdMetrics
 import EtcdProto
 import Foundation
 import NIOCore
@@ -208,6 +209,8 @@ final class TransportTests: XCTestCase {
         r = try await call(b, .POST, "/raft", headers: peerHeaders(), body: [0xff, 0x01])
         XCTAssertEqual(r.status, 400)
         XCTAssertEqual(text(r), "error unmarshalling raft message\n")
+        // Counted as etcd counts it: labelled with the sender's address, not its id.
+        XCTAssertTrue(Meters.render {}.contains(#"etcd_network_peer_received_failures_total{From="127.0.0.1:"#))
         r = try await call(b, .POST, "/raft", headers: peerHeaders(), body: Raft.Message(type: .vote, to: 5, from: 1).raftpbBytes())
         XCTAssertEqual(r.status, 400)
         r = try await call(b, .POST, "/raft", headers: peerHeaders(), body: [UInt8](repeating: 0, count: 5000))
