@@ -512,16 +512,21 @@ lead_by() {
   info "m$1 ($(kind "$1")) leads"
 }
 
-# snapshot_round F PREFIX: stop follower F, 10,000 puts under PREFIX, restart it: it catches up
-# from a snapshot of the leader (its log must say it received and applied one) and serves every
-# key serializably; hashkv equal.
+# snapshot_round F PREFIX: stop follower F, 10,000 puts under PREFIX and a key on a new lease,
+# restart it: it catches up from a snapshot of the leader (its log must say it received and
+# applied one), serves every key serializably, lists the lease; a write through it after the
+# snapshot leaves hashkv equal.
 snapshot_round() {
-  local F=$1 prefix=$2 out t0 line L=$LEADER
+  local F=$1 prefix=$2 out t0 line lease L=$LEADER
   kill_member "$F" TERM || return 1
   info "follower m$F ($(kind "$F")) stopped (SIGTERM), m$L ($(kind "$L")) leads"
   out=$("$CC" put -endpoints "$(live_eps)" -prefix "$prefix" -count 10000 -clients 16 -log "$SDIR/bulk-$F.log" -timeout 90s \
         2>>"$SDIR/clustercheck.err") || fail "bulk put: $out" || return
   info "10000 puts through the other two members in $(field seconds "$out") s ($(field puts_per_s "$out")/s)"
+  # A lease and a key on it, also only in the snapshot.
+  lease=$(ctl "$(live_eps)" lease grant 600 | awk '/granted/ {print $2}')
+  [ -n "$lease" ] || fail "lease grant: $(ctl_err)" || return
+  ctl "$(live_eps)" put --lease "$lease" "${prefix}leased" v > /dev/null || fail "put with lease: $(ctl_err)" || return
   start_member "$F"
   t0=$(now_ms)
   wait_healthy "$F" || return 1
@@ -529,6 +534,10 @@ snapshot_round() {
   sync_members 60s || return 1
   info "m$F caught up $(( $(now_ms) - t0 )) ms after its restart: $SYNC_OUT"
   verify_acked "$SDIR/bulk-$F.log" "$prefix" "${EP[$F]}" -serializable || return 1
+  ctl "${EP[$F]}" lease list | grep -q "^$lease\$" || fail "m$F does not list lease $lease: $(ctl "${EP[$F]}" lease list | tr '\n' ' ')" || return
+  [ "$(ctl "${EP[$F]}" get "${prefix}leased" --consistency=s -w json | grep -o '"lease":[0-9]*')" = "\"lease\":$((16#$lease))" ] ||
+    fail "m$F: ${prefix}leased is not on lease $lease" || return
+  info "m$F has lease $lease and its key"
   # The snapshot really came over the wire and was applied: both servers log etcd's wording.
   line=$(grep -m 1 'received and saved database snapshot' "${MLOG[$F]}")
   [ -n "$line" ] || fail "the log of restarted m$F (${MLOG[$F]}) does not say it received a database snapshot" || return
@@ -536,6 +545,9 @@ snapshot_round() {
   line=$(grep -m 1 -E 'finished applying incoming snapshot|applied incoming snapshot|"applied snapshot"' "${MLOG[$F]}")
   [ -n "$line" ] || fail "the log of restarted m$F (${MLOG[$F]}) does not say it applied the snapshot" || return
   info "m$F log: $(echo "$line" | cut -c 1-200)"
+  # Entries after the snapshot apply exactly once on it: a write through it, then equal hashes.
+  ctl "${EP[$F]}" put "${prefix}after" v > /dev/null || fail "put through m$F: $(ctl_err)" || return
+  sync_members 30s || return 1
   hashkv_equal "$(field rev "$SYNC_OUT")"
 }
 
