@@ -69,9 +69,10 @@ cluster: release
 cluster-test: build cluster-test-run
 
 # Three etcd-swift members, then the mixed cluster (one etcd-swift member, two real etcd 3.4
-# members) on the scenarios that need no snapshot across kinds; then both again over peer TLS.
+# members; follower-restart-snapshot sends snapshots across kinds both ways); then both again
+# over peer TLS.
 cluster-test-run:
 	tools/test-cluster.sh $(BIN_DEBUG)
-	SCENARIOS="walkthrough kill-leader isolated-member sigterm-leader member-replace members-api corrupt-check" tools/test-cluster.sh $(BIN_DEBUG),/usr/bin/etcd,/usr/bin/etcd
+	SCENARIOS="walkthrough kill-leader follower-restart-snapshot isolated-member sigterm-leader member-replace members-api corrupt-check" tools/test-cluster.sh $(BIN_DEBUG),/usr/bin/etcd,/usr/bin/etcd
 	PEER_TLS=1 SCENARIOS="walkthrough kill-leader follower-restart-snapshot member-replace" tools/test-cluster.sh $(BIN_DEBUG)
 	PEER_TLS=1 SCENARIOS="walkthrough kill-leader" tools/test-cluster.sh $(BIN_DEBUG),/usr/bin/etcd,/usr/bin/etcd

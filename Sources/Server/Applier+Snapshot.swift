@@ -1,4 +1,5 @@
 import Foundation
+import EtcdDataDir
 import Raft
 
 /// Snapshots between members (apply thread): the leader's backend copied for a follower that is
@@ -9,18 +10,32 @@ extension Applier {
         snapDir + "/" + String(format: "%016llx", index) + ".snap.db"
     }
 
-    /// A consistent copy of the backend for a follower, at the applied index (nothing is being
-    /// applied while it is made). Returns the file and the index it holds.
-    func copyBackend(for peer: UInt64, snapDir: String) -> (path: String, index: UInt64)? {
+    /// etcd 3.4's merged snapshot for a follower, at the applied index (nothing is being applied
+    /// while it is made): the backend exported as a bbolt file, and the membership as the v2
+    /// store JSON that goes in the message's `Snapshot.Data`. Every peer, etcd or etcd-swift,
+    /// gets this format. Returns the file, the index it holds and the data.
+    func exportSnapshot(for peer: UInt64, snapDir: String) -> (path: String, index: UInt64, data: [UInt8])? {
         let path = snapDir + "/" + "send-\(Identity.hex(peer))-\(UInt64.random(in: 1...UInt64.max)).snap.db.tmp"
+        let start = ContinuousClock.now
         do {
-            try storage.backend.copy(to: path)
-            return (path, appliedIndex)
+            let size = try storage.backend.exportBbolt(to: path)
+            let data = RaftSnapshotFormat.v2StoreJSON(v2Membership, index: appliedIndex)
+            logger.info("exported the backend for a snapshot to \(Identity.hex(peer)): \(size) bytes at index \(appliedIndex), took \(ContinuousClock.now - start)")
+            return (path, appliedIndex, data)
         } catch {
-            logger.error("cannot copy the backend for a snapshot to \(Identity.hex(peer)): \(error)")
+            logger.error("cannot export the backend for a snapshot to \(Identity.hex(peer)): \(error)")
             try? FileManager.default.removeItem(atPath: path)
             return nil
         }
+    }
+
+    /// The membership as etcd 3.4's v2 store holds it.
+    var v2Membership: RaftSnapshotFormat.Membership {
+        RaftSnapshotFormat.Membership(
+            members: membership.members.map {
+                RaftSnapshotFormat.Member(id: $0.id, name: $0.name, peerURLs: $0.peerURLs, clientURLs: $0.clientURLs, isLearner: $0.isLearner)
+            },
+            removed: membership.removedIDs, clusterVersion: membership.clusterVersion)
     }
 
     /// Replaces the state machine with the backend received for `meta` (the driver recorded the

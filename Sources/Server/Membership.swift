@@ -100,6 +100,7 @@ final class Membership: Sendable {
     var members: [Member] { state.withLock { $0.members.values.sorted { $0.id < $1.id } } }
     func member(_ id: UInt64) -> Member? { state.withLock { $0.members[id] } }
     func isRemoved(_ id: UInt64) -> Bool { state.withLock { $0.removed.contains(id) } }
+    var removedIDs: [UInt64] { state.withLock { $0.removed.sorted() } }
     var clusterVersion: String? { state.withLock { $0.clusterVersion } }
     var isEmpty: Bool { state.withLock { $0.members.isEmpty } }
 

@@ -45,7 +45,7 @@ enum DriverInput: Sendable {
     /// The backend holds everything through this index durably: snapshot the log there.
     case snapshot(UInt64)
     /// A backend copy at `index` is ready for the follower `message` is addressed to.
-    case sendSnapshot(Message, dbPath: String, index: UInt64)
+    case sendSnapshot(Message, dbPath: String, index: UInt64, data: [UInt8])
 }
 
 /// The state other threads read about raft: leader, term, indexes.
@@ -189,7 +189,7 @@ final class RaftDriver: @unchecked Sendable {
         case .readIndex: reads.startRound { node.readIndex(context: $0) }
         case .unreachable(let id): node.reportUnreachable(id)
         case .snapshotStatus(let id, let failed): snapshotReported(id, failed: failed)
-        case .sendSnapshot(let m, let path, let index): sendSnapshot(m, dbPath: path, index: index)
+        case .sendSnapshot(let m, let path, let index, let data): sendSnapshot(m, dbPath: path, index: index, data: data)
         case .transferLeader(let id): node.transferLeader(to: id)
         case .transferToBestFollower: transferToBestFollower()
         case .snapshot(let index): snapshot(at: index)
@@ -302,9 +302,9 @@ final class RaftDriver: @unchecked Sendable {
         }
     }
 
-    /// Messages for peers. A snapshot goes its own way: the applier copies the backend at its
-    /// applied index (etcd's merged snapshot), then `sendSnapshot` streams it; one at a time per
-    /// follower (raft waits for the report before it asks again).
+    /// Messages for peers. A snapshot goes its own way: the applier exports the backend as bbolt at
+    /// its applied index with the v2 store JSON (etcd's merged snapshot), then `sendSnapshot`
+    /// streams it; one at a time per follower (raft waits for the report before it asks again).
     private func noteHeartbeats(_ messages: [Message]) {
         var now: UInt64?
         for m in messages where m.type == .heartbeat {
@@ -329,8 +329,8 @@ final class RaftDriver: @unchecked Sendable {
             guard snapshotsInFlight[m.to] == nil, let snapDir else { continue }
             snapshotsInFlight[m.to] = ""
             applier.enqueue(.work { [applier, self] in
-                if let copy = applier.copyBackend(for: m.to, snapDir: snapDir) {
-                    if !submit(.sendSnapshot(m, dbPath: copy.path, index: copy.index)) {
+                if let copy = applier.exportSnapshot(for: m.to, snapDir: snapDir) {
+                    if !submit(.sendSnapshot(m, dbPath: copy.path, index: copy.index, data: copy.data)) {
                         try? FileManager.default.removeItem(atPath: copy.path)
                     }
                 } else {
@@ -341,14 +341,14 @@ final class RaftDriver: @unchecked Sendable {
         return rest
     }
 
-    private func sendSnapshot(_ m: Message, dbPath: String, index: UInt64) {
+    private func sendSnapshot(_ m: Message, dbPath: String, index: UInt64, data: [UInt8]) {
         guard let term = try? raftStorage.term(index), let sender else {
             try? FileManager.default.removeItem(atPath: dbPath)
             snapshotReported(m.to, failed: true)
             return
         }
         var message = m
-        message.snapshot = Snapshot(data: [], metadata: SnapshotMetadata(confState: node.status.confState, index: index, term: term))
+        message.snapshot = Snapshot(data: data, metadata: SnapshotMetadata(confState: node.status.confState, index: index, term: term))
         snapshotsInFlight[m.to] = dbPath
         logger.info("sending database snapshot at index \(index) to \(Identity.hex(m.to))")
         sender.sendSnapshot(message, dbPath: dbPath)

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import Raft
 import Storage
+import Synchronization
 import TLS
 import Transport
 
@@ -53,17 +54,51 @@ extension ServerNode {
         stop()
     }
 
-    /// A snapshot from the leader arrived with its backend at `dbPath`. A backend this member
-    /// cannot install (not a copy of an etcd-swift backend: a real etcd leader sends bbolt) is
-    /// refused before raft sees the message, so nothing is half installed.
+    /// A snapshot from the leader arrived with its backend at `dbPath` (called on the transport's
+    /// event loop). etcd's format (bbolt body, v2 store JSON in `Snapshot.Data`; what every member
+    /// sends now) is converted off the event loop into a backend copy at `dbPath`; an etcd-swift
+    /// LMDB copy (what earlier etcd-swift members sent) is taken as it is. Anything else, or a
+    /// database or data that does not check out, is refused and logged before raft sees the
+    /// message, so nothing is half installed; the leader retries later.
     func receivedSnapshot(_ message: Message, dbPath: String) {
         let index = message.snapshot?.metadata.index ?? 0
-        guard Backend.isValidCopy(at: dbPath) else {
-            logger.error("refused the snapshot at index \(index) from \(Identity.hex(message.from)): its backend is not an etcd-swift (LMDB) backend")
+        let from = Identity.hex(message.from)
+        if Backend.isValidCopy(at: dbPath) {
+            logger.info("received database snapshot at index \(index) from \(from) (an etcd-swift backend copy)")
+            driver.submit(.step(message))
+            return
+        }
+        guard RaftSnapshotFormat.isBbolt(at: dbPath) else {
+            logger.error("refused the snapshot at index \(index) from \(from): its database is neither bbolt nor an etcd-swift backend copy")
             try? FileManager.default.removeItem(atPath: dbPath)
             return
         }
-        logger.info("received database snapshot at index \(index) from \(Identity.hex(message.from))")
-        driver.submit(.step(message))
+        guard snapshotConversions.withLock({ $0.insert(dbPath).inserted }) else {
+            logger.warning("ignored the snapshot at index \(index) from \(from): the same snapshot is being converted")
+            return
+        }
+        let data = message.snapshot?.data ?? []
+        let logger = logger
+        let driver = driver
+        DispatchQueue.global().async {
+            defer { _ = snapshotConversions.withLock { $0.remove(dbPath) } }
+            let start = ContinuousClock.now
+            do {
+                let membership = data.isEmpty ? nil : try RaftSnapshotFormat.membership(v2StoreJSON: data)
+                let converted = dbPath + ".lmdb"
+                defer { try? FileManager.default.removeItem(atPath: converted) }
+                let ci = try RaftSnapshotFormat.importBbolt(at: dbPath, membership: membership, toCopyAt: converted)
+                guard rename(converted, dbPath) == 0 else { throw RaftSnapshotFormat.Failure.badDatabase("cannot rename \(converted): errno \(errno)") }
+                logger.info("received database snapshot at index \(index) from \(from): imported etcd's bbolt database (consistent index \(ci), \(membership?.members.count ?? 0) members from the v2 store) in \(ContinuousClock.now - start)")
+                driver.submit(.step(message))
+            } catch {
+                logger.error("refused the snapshot at index \(index) from \(from): \(error)")
+                try? FileManager.default.removeItem(atPath: dbPath)
+            }
+        }
     }
 }
+
+/// Received bbolt snapshots being converted (by path), so a resent one is not converted twice at
+/// once.
+private let snapshotConversions = Mutex<Set<String>>([])
