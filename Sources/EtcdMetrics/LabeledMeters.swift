@@ -131,3 +131,36 @@ extension Meters {
         setInfo("etcd_cluster_version", label: "cluster_version", value: version, help: clusterVersionHelp)
     }
 }
+
+/// rafthttp's snapshot series, labelled with the peer's hexadecimal id ("To" for sends, "From" for
+/// receives); like Go's vectors, a series appears on its first use.
+public enum SnapshotMeters {
+    /// etcd's ExponentialBuckets(0.1, 2, 10): 100 ms to 51.2 s.
+    static let buckets = Meters.exponentialBuckets(start: 0.1, factor: 2, count: 10)
+
+    public enum Direction: Sendable {
+        case send, receive
+        var label: String { self == .send ? "To" : "From" }
+        var verb: String { self == .send ? "send" : "receive" }
+        var noun: String { self == .send ? "sends" : "receives" }
+    }
+
+    /// A snapshot post started (+1) or ended (-1).
+    public static func inflight(_ d: Direction, peer: String, _ delta: Int) {
+        let g = Meters.registry.gauge(name: "etcd_network_snapshot_\(d.verb)_inflights_total", labels: [(d.label, peer)],
+                                      help: "Total number of inflight snapshot \(d.noun)")
+        if delta > 0 { g.increment() } else { g.decrement() }
+    }
+
+    public static func failed(_ d: Direction, peer: String) {
+        Meters.registry.counter(name: "etcd_network_snapshot_\(d.verb)_failures", labels: [(d.label, peer)],
+                                help: "Total number of snapshot \(d.verb) failures").increment()
+    }
+
+    public static func succeeded(_ d: Direction, peer: String, seconds: Double) {
+        Meters.registry.counter(name: "etcd_network_snapshot_\(d.verb)_success", labels: [(d.label, peer)],
+                                help: "Total number of successful snapshot \(d.noun)").increment()
+        Meters.registry.histogram(name: "etcd_network_snapshot_\(d.verb)_total_duration_seconds", labels: [(d.label, peer)],
+                                  buckets: buckets, help: "Total latency distributions of v3 snapshot \(d.noun)").record(seconds)
+    }
+}

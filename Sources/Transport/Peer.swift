@@ -201,12 +201,16 @@ final class Peer: @unchecked Sendable {
         md["bytes"] = "\(total)"
         ctx.logger.info("sending database snapshot", metadata: md)
         let logMeta = md
+        let hex = String(id, radix: 16)
+        let start = NIODeadline.now()
+        SnapshotMeters.inflight(.send, peer: hex, 1)
         var headers = ctx.requestHeaders()
         headers.insert(("Content-Type", "application/octet-stream"), at: 0)
         PeerHTTPClient.request(on: loop, url: url, tls: ctx.tls, method: .POST, path: "/raft/snapshot", headers: headers,
                                body: .prefixedFile(prefix, path: dbPath, size: Int(st.st_size)),
                                connectTimeout: .milliseconds(ctx.limits.dialTimeout),
                                timeout: .milliseconds(ctx.limits.postTimeout)).whenComplete { [self] result in
+            SnapshotMeters.inflight(.send, peer: hex, -1)
             var outcome: PeerProtocol.PostOutcome
             switch result {
             case .failure(let e): outcome = .failed(GoTLSText.describe(e))
@@ -216,10 +220,13 @@ final class Peer: @unchecked Sendable {
                 activity.activate()
                 ctx.handler.reportSnapshot(m.to, failed: false)
                 ctx.logger.info("sent database snapshot", metadata: logMeta)
+                meters.sent.increment(by: Int64(total))
+                SnapshotMeters.succeeded(.send, peer: hex, seconds: Double((NIODeadline.now() - start).nanoseconds) / 1e9)
                 return
             }
             if outcome == .memberRemoved { ctx.handler.removedFromCluster(reportedBy: id) }
             ctx.logger.warning("failed to send database snapshot", metadata: logMeta.merging(["error": "\(outcome)"]) { $1 })
+            SnapshotMeters.failed(.send, peer: hex)
             snapshotFailed(m, url: url, reason: "\(outcome)")
         }
     }

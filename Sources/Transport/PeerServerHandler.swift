@@ -77,8 +77,10 @@ final class PeerServerHandler: ChannelInboundHandler {
         }
         switch route {
         case .pipeline, .snapshot:
-            guard head.method == .POST else { return answer(.methodNotAllowed(allow: "POST")) }
-            if let e = compatibility(head) { return answer(.error(412, e.rawValue), cid) }
+            // rafthttp counts a snapshot post refused before its message is read under this name.
+            let unknownSender = { if route == .snapshot { SnapshotMeters.failed(.receive, peer: "UNKNOWN_SNAPSHOT_SENDER") } }
+            guard head.method == .POST else { unknownSender(); return answer(.methodNotAllowed(allow: "POST")) }
+            if let e = compatibility(head) { unknownSender(); return answer(.error(412, e.rawValue), cid) }
             addRemote(from: head.headers)
             if route == .pipeline {
                 state = .collecting(head, route, ByteBuffer(), limit: ctx.limits.maxMessageBytes)

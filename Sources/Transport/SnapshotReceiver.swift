@@ -2,6 +2,7 @@
 // The message is decoded and checked first; the rest of the body streams to a temporary file
 // in the snap dir (written on NIO's blocking pool, reads paused while writes lag), which is
 // fsynced and renamed to %016x.snap.db (etcd's Snapshotter.SaveDBFrom).
+import EtcdMetrics
 import EtcdProto
 import Logging
 import NIOCore
@@ -53,6 +54,8 @@ final class SnapshotReceiver: @unchecked Sendable {
         decoder.feed(chunk)
         let pb: Raftpb_Message?
         do { pb = try decoder.next() } catch {
+            Meters.peerReceiveFailed(from: remoteAddr)
+            SnapshotMeters.failed(.receive, peer: "0")  // etcd labels it with the zero message's From
             return fail(.error(400, "failed to decode raft message (\(error))"))
         }
         guard let pb else { return }
@@ -61,13 +64,17 @@ final class SnapshotReceiver: @unchecked Sendable {
             message = try ctx.validator.validate(pb, path: .snapshot, expectedFrom: from,
                                                  isKnown: transport.isKnown, isRemoved: ctx.handler.isRemoved)
         } catch .notASnapshot {
+            SnapshotMeters.failed(.receive, peer: String(pb.from, radix: 16))
             return fail(.error(400, "wrong raft message type"))
         } catch .removedSender {
+            SnapshotMeters.failed(.receive, peer: String(pb.from, radix: 16))
             return fail(PeerProtocol.removedMemberAnswer)
         } catch {
+            SnapshotMeters.failed(.receive, peer: String(pb.from, radix: 16))
             return fail(.error(400, "failed to process raft message (\(error))"))
         }
         ctx.logger.info("receiving database snapshot", metadata: meta)
+        SnapshotMeters.inflight(.receive, peer: senderHex, 1)
         let dir = ctx.snapDir
         file = NIOThreadPool.singleton.runIfActive(eventLoop: channel.eventLoop) { () throws -> (fd: Int32, path: String) in
             mkdir(dir, 0o700)
@@ -152,10 +159,15 @@ final class SnapshotReceiver: @unchecked Sendable {
                 md["incoming-snapshot-size-bytes"] = "\(received)"
                 md["download-took"] = "\(Double((NIODeadline.now() - start).nanoseconds) / 1e9)s"
                 ctx.logger.info("received and saved database snapshot", metadata: md)
+                SnapshotMeters.inflight(.receive, peer: senderHex, -1)
+                PeerMeters(id: message.from).received.increment(by: Int64(received))
+                SnapshotMeters.succeeded(.receive, peer: senderHex, seconds: Double((NIODeadline.now() - start).nanoseconds) / 1e9)
                 ctx.handler.receivedSnapshot(message, dbPath: dbPath)
                 answer(PeerAnswer(status: 204))
             case .failure(let e):
                 ctx.logger.warning("failed to save incoming database snapshot", metadata: meta.merging(["error": "\(e)"]) { $1 })
+                SnapshotMeters.inflight(.receive, peer: senderHex, -1)
+                SnapshotMeters.failed(.receive, peer: senderHex)
                 answer(.error(500, "failed to save KV snapshot (\(e))"))
             }
         }
@@ -166,6 +178,8 @@ final class SnapshotReceiver: @unchecked Sendable {
         guard !finished else { return }
         finished = true
         guard let file else { return }
+        SnapshotMeters.inflight(.receive, peer: senderHex, -1)
+        SnapshotMeters.failed(.receive, peer: senderHex)
         let loop = channel.eventLoop
         chain.flatMap { file }.flatMap { f in
             NIOThreadPool.singleton.runIfActive(eventLoop: loop) {
@@ -180,6 +194,14 @@ final class SnapshotReceiver: @unchecked Sendable {
         abort()
         finished = true
         answer(a)
+    }
+
+    private var senderHex: String { String(message?.from ?? 0, radix: 16) }
+
+    /// Go's Request.RemoteAddr of the posting connection.
+    private var remoteAddr: String {
+        guard let a = channel.remoteAddress, let ip = a.ipAddress, let port = a.port else { return "" }
+        return a.protocol == .inet6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
     }
 
     static func hex16(_ v: UInt64) -> String {

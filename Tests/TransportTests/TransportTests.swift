@@ -101,6 +101,14 @@ final class TransportTests: XCTestCase {
         XCTAssertEqual(FileManager.default.contents(atPath: b.snapDir + "/0000000000000064.snap.db"), Data(db))
         // No temporary files left behind.
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: b.snapDir), ["0000000000000064.snap.db"])
+        // rafthttp's snapshot series, by peer id, none left in flight.
+        let page = Meters.render {}
+        for series in [#"etcd_network_snapshot_send_success{To="2"} 1"#, #"etcd_network_snapshot_receive_success{From="1"} 1"#,
+                       #"etcd_network_snapshot_send_inflights_total{To="2"} 0"#,
+                       #"etcd_network_snapshot_receive_inflights_total{From="1"} 0"#,
+                       #"etcd_network_snapshot_send_total_duration_seconds_count{To="2"} 1"#] {
+            XCTAssertTrue(page.contains(series), "no \(series) on the page")
+        }
 
         // A missing file fails at once.
         a.transport.sendSnapshot(m, dbPath: a.snapDir + "/missing.db")
