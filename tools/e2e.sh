@@ -5,9 +5,11 @@
 # Foundation issue requires (tools/e2e-required.txt). Prints "PASS|FAIL|SKIP name (secs)" per
 # test and ends with "N passed, M failed". Exit 0 only when nothing failed.
 # Env: E2E_TIMEOUT (default 20m), E2E_CACHE (compiled suite, default ~/.cache/etcd-swift-e2e),
-#      E2E_LOG (full log), ETCDCTL (default /usr/bin/etcdctl).
+#      E2E_LOG (full log), ETCDCTL (default /usr/bin/etcdctl), E2E_LAST_RELEASE (a binary the suite
+#      finds as etcd-last-release: TestReleaseUpgrade* start a cluster of it, then restart the
+#      members with ETCD_BINARY on the same data dirs; without it they are skipped).
 set -u
-[ $# -ge 1 ] || { sed -n '2,8p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,10p' "$0" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 bin=$(readlink -f "$1")
 [ -x "$bin" ] || { echo "e2e: $1 is not an executable" >&2; exit 2; }
@@ -36,6 +38,11 @@ bindir=$(mktemp -d /tmp/e2e-bin.XXXXXX)
 tmp=$(mktemp -d /tmp/e2e-tmp.XXXXXX)
 ln -s "$bin" "$bindir/etcd"
 ln -s "$(readlink -f "${ETCDCTL:-/usr/bin/etcdctl}")" "$bindir/etcdctl"
+if [ -n "${E2E_LAST_RELEASE:-}" ]; then
+  last=$(readlink -f "$E2E_LAST_RELEASE")
+  [ -x "$last" ] || { echo "e2e: E2E_LAST_RELEASE=$E2E_LAST_RELEASE is not an executable" >&2; exit 2; }
+  ln -s "$last" "$bindir/etcd-last-release"
+fi
 marker="ETCD_SWIFT_E2E_RUN=$$.$RANDOM"
 
 netns=()

@@ -32,19 +32,27 @@
 #                              refuses to start; restarted without: the leader's periodic check
 #                              (--experimental-corrupt-check-time 1s) raises CORRUPT, seen on all
 #                              three, puts fail; m1 stopped, `alarm disarm` through another member
+#   rolling-migration          three real etcd 3.4 members (MIGRATE_FROM, default /usr/bin/etcd) and
+#                              16 writers; one member at a time (a follower, the leader, the last
+#                              one) gets SIGTERM and is started in place with its binary (the same
+#                              flags and data dir, which it imports): healthy, caught up, hashkv
+#                              equal with the others; no write gap of 5 s, every acknowledged put
+#                              reads back on all three, hashkv equal at the end
+#   rolling-migration-kill     the same with SIGKILL instead of SIGTERM
 #
 # Env: SCENARIOS="walkthrough kill-leader" (default: all, in the order above), ETCDCTL (default
 # etcdctl on PATH), BASEPORT (first port to use; default: random free ports in 20000-31999),
 # KEEP_WORK=1 (keep the work dir after a passing run; it is always kept after a failure),
 # PEER_TLS=1 (peer URLs are https: openssl makes a CA and a member certificate for 127.0.0.1 in the
 # work dir, and every member runs with --peer-cert-file, --peer-key-file, --peer-trusted-ca-file
-# and --peer-client-cert-auth).
+# and --peer-client-cert-auth), MIGRATE_FROM (the binary the rolling-migration scenarios start
+# with; default /usr/bin/etcd).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-ALL_SCENARIOS="walkthrough kill-leader follower-restart-snapshot isolated-member sigterm-leader member-replace members-api corrupt-check"
+ALL_SCENARIOS="walkthrough kill-leader follower-restart-snapshot isolated-member sigterm-leader member-replace members-api corrupt-check rolling-migration rolling-migration-kill"
 SCENARIOS=${SCENARIOS:-$ALL_SCENARIOS}
 
-usage() { sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,49p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 # --- arguments -----------------------------------------------------------------------------------
 case $# in
@@ -777,6 +785,78 @@ sc_corrupt_check() {
   done
   ctl "${EP[2]}" put k v > /dev/null || fail "put after disarm: $(ctl_err)" || return
   info "m1 stopped; 'alarm disarm' through m3 printed '$out'; no alarm on m2, m3; puts succeed"
+}
+
+# rolling-migration: a cluster of MIGRATE_FROM members becomes one of the members' binaries, one
+# member at a time, as an operator would do it: stop the member (SIG), start the new binary with the
+# same flags (--initial-cluster-state new stays: a member with data ignores it) on the same data dir.
+# The writers pause 10 ms between their puts: fewer than etcd's 100,000 entries before a snapshot,
+# so no member ever needs a raft snapshot from a member of the other kind.
+sc_rolling_migration() { rolling_migration TERM; }
+sc_rolling_migration_kill() { rolling_migration KILL; }
+rolling_migration() {
+  local -a target=("" "${MBIN[1]}" "${MBIN[2]}" "${MBIN[3]}")
+  local from rc
+  from=$(readlink -f "${MIGRATE_FROM:-/usr/bin/etcd}")
+  MBIN[1]=$from; MBIN[2]=$from; MBIN[3]=$from
+  migrate_members "$1" "${target[@]:1}"; rc=$?
+  MBIN[1]=${target[1]}; MBIN[2]=${target[2]}; MBIN[3]=${target[3]}
+  return $rc
+}
+# caught_up I: member I's revision reaches the leader's revision at the time of the call (30 s).
+caught_up() {
+  local i=$1 target rev end=$(($(now_ms) + 30000))
+  find_leader || return 1
+  target=$(field rev "$("$CC" status -endpoints "${EP[$LEADER]}" -timeout 2s 2>>"$SDIR/clustercheck.err")")
+  [ -n "$target" ] || fail "no status from the leader m$LEADER" || return
+  while :; do
+    rev=$(field rev "$("$CC" status -endpoints "${EP[$i]}" -timeout 2s 2>>"$SDIR/clustercheck.err")")
+    [ -n "$rev" ] && [ "$rev" -ge "$target" ] && break
+    [ "$(now_ms)" -lt "$end" ] || fail "m$i at revision ${rev:-?}, not caught up with the leader's $target within 30 s" || return
+    sleep 0.1
+  done
+  CAUGHT_UP_REV=$target
+}
+migrate_members() { # SIG BIN1 BIN2 BIN3
+  local sig=$1 i step=0 t0 out order follower first
+  local -a to=("" "$2" "$3" "$4")
+  new_cluster || return 1
+  info "started as ${MBIN[1]} on all three"
+  rm -f "$SDIR/mark"
+  "$CC" write -endpoints "$ALL" -writers 16 -interval 10ms -prefix rm/ -log "$SDIR/acked.log" -mark-file "$SDIR/mark" \
+    -after-mark 2s -max-duration 150s -req-timeout 1s > "$SDIR/write.out" 2>>"$SDIR/clustercheck.err" < /dev/null &
+  WRITER_PID=$!; track $WRITER_PID
+  sleep 3
+  # A follower first, then the leader (still a member of the old kind), then the last one.
+  find_leader || return 1
+  first=$(others "$LEADER" | head -n 1)
+  order="$first $LEADER $(others "$LEADER" | tail -n 1)"
+  for i in $order; do
+    step=$((step + 1))
+    find_leader || return 1
+    info "step $step: m$i ($([ "$i" = "$LEADER" ] && echo leader || echo "follower; leader m$LEADER")) gets SIG$sig"
+    t0=$(now_ms)
+    kill_member "$i" "$sig" || return 1
+    MBIN[$i]=${to[$i]}
+    start_member "$i"
+    wait_healthy "$i" || return 1
+    grep -q "imported etcd's data" "${MLOG[$i]}" || [ "${MBIN[$i]}" = "$(readlink -f "${MIGRATE_FROM:-/usr/bin/etcd}")" ] ||
+      fail "m$i (${MBIN[$i]}) did not log an import of etcd's data dir (see ${MLOG[$i]})" || return
+    caught_up "$i" || return 1
+    info "m$i is ${MBIN[$i]} now: healthy and caught up (revision $CAUGHT_UP_REV) $(( $(now_ms) - t0 )) ms after the signal; leader m$LEADER"
+    hashkv_equal "$CAUGHT_UP_REV" || return 1
+    sleep 2
+  done
+  mark_now
+  wait_exit "$WRITER_PID" 30 || { signal KILL "$WRITER_PID"; fail "writer did not finish"; return 1; }
+  out=$(cat "$SDIR/write.out")
+  info "writes: $(field acked "$out") acknowledged, $(field failed "$out") failed, longest stretch without an acknowledged put $(field max_ack_gap_ms "$out") ms"
+  [ -n "$(field max_ack_gap_ms "$out")" ] || fail "writer output: $out" || return
+  [ "$(field max_ack_gap_ms "$out")" -lt 5000 ] || fail "writes stalled for $(field max_ack_gap_ms "$out") ms" || return
+  sync_members 60s || return 1
+  verify_acked "$SDIR/acked.log" rm/ "$ALL" -serializable || return 1
+  verify_acked "$SDIR/acked.log" rm/ "$ALL" || return 1
+  hashkv_equal "$(field rev "$SYNC_OUT")"
 }
 
 # --- main ----------------------------------------------------------------------------------------

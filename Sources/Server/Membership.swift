@@ -1,6 +1,7 @@
 import GoSyntax
 import EtcdProto
 import Foundation
+import Logging
 import Storage
 import Synchronization
 
@@ -75,6 +76,16 @@ final class Membership: Sendable {
     func reload(_ backend: Backend) throws {
         let loaded = try Self.load(backend)
         state.withLock { $0 = loaded }
+        logRecoveredVersion()
+    }
+
+    /// etcd's cluster recovery (at a restart, and from an applied snapshot) puts a stored cluster
+    /// version in force and says so; etcd's e2e harness waits for the capabilities line.
+    func logRecoveredVersion() {
+        guard let version = clusterVersion else { return }
+        let majorMinor = version.split(separator: ".").prefix(2).joined(separator: ".")
+        Logger(label: "etcdserver/membership").info("set the cluster version to \(majorMinor) from store")
+        Logger(label: "etcdserver/api").info("enabled capabilities for version \(majorMinor)")
     }
 
     private static func load(_ backend: Backend) throws -> State {

@@ -125,6 +125,7 @@ public final class ServerNode: Sendable {
             config.applied = recovered.snapshot.index
             node = try RawNode(config: config, storage: raftStorage)
             logger.info("restarting member \(Identity.hex(memberID)) in cluster \(Identity.hex(clusterID)) at commit index \(recovered.hardState.commit)")
+            membership.logRecoveredVersion()
         } else {
             try storage.createLog(memberID: memberID, clusterID: clusterID)
             node = try RawNode(config: config, storage: raftStorage)

@@ -51,13 +51,13 @@ enum PeerHTTPClient {
     /// errors reach the handlers `initializer` adds).
     static func connect(url: PeerURL, on loop: any EventLoop, timeout: TimeAmount, tls: TLSEndpoint?,
                         initializer: @escaping @Sendable (Channel) throws -> Void) -> EventLoopFuture<Channel> {
-        let secure = url.scheme == "https"
-        guard url.scheme == "http" || (secure && tls != nil) else {
+        let secure = url.isSecure
+        guard !secure || tls != nil else {
             return loop.makeFailedFuture(TransportError.unsupportedScheme(url.scheme))
         }
-        return ClientBootstrap(group: loop)
-            .connectTimeout(timeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+        var bootstrap = ClientBootstrap(group: loop).connectTimeout(timeout)
+        if url.socketPath == nil { bootstrap = bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1) }
+        bootstrap = bootstrap
             .channelInitializer { channel in
                 do {
                     if secure, let tls { try tls.addClientHandler(to: channel, host: url.host) }
@@ -68,7 +68,8 @@ enum PeerHTTPClient {
                     return channel.eventLoop.makeFailedFuture(error)
                 }
             }
-            .connect(host: url.host, port: url.port)
+        if let path = url.socketPath { return bootstrap.connect(unixDomainSocketPath: path) }
+        return bootstrap.connect(host: url.host, port: url.port)
     }
 
     static func head(method: HTTPMethod, url: PeerURL, path: String, headers: [(String, String)],

@@ -119,6 +119,11 @@ struct PeerURL: Sendable, Equatable {
     var host: String
     var port: Int
     var original: String
+    /// For unix and unixs URLs, the socket file (relative to the working directory, as in etcd).
+    var socketPath: String?
+
+    /// https or unixs: the connection carries TLS.
+    var isSecure: Bool { scheme == "https" || scheme == "unixs" }
 
     init?(_ s: String) {
         let parts = s.split(separator: "://", maxSplits: 1, omittingEmptySubsequences: false)
@@ -126,7 +131,9 @@ struct PeerURL: Sendable, Equatable {
         scheme = parts[0].lowercased()
         var rest = parts[1]
         if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
-        guard scheme == "http" || scheme == "https" else { return nil }
+        guard ["http", "https", "unix", "unixs"].contains(scheme) else { return nil }
+        // A unix URL names a socket file: its whole host part, as etcd dials and listens on it.
+        socketPath = scheme.hasPrefix("unix") ? String(rest) : nil
         let hostPort: (Substring, Substring?)
         if rest.hasPrefix("["), let close = rest.firstIndex(of: "]") {
             let after = rest[rest.index(after: close)...]
@@ -142,7 +149,7 @@ struct PeerURL: Sendable, Equatable {
             guard let n = Int(p), n > 0, n < 65536 else { return nil }
             port = n
         } else {
-            port = scheme == "https" ? 443 : 80
+            port = scheme == "https" || scheme == "unixs" ? 443 : 80
         }
         original = s.hasSuffix("/") ? String(s.dropLast()) : s
     }

@@ -8,6 +8,10 @@ import Raft
 import Synchronization
 import TLS
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Sendable: immutable references plus a `Mutex` over the peer maps and channels. Each `Peer`
 /// is confined to its own event loop; calls here hop to it and never block.
 public final class PeerTransport: Sendable {
@@ -53,13 +57,14 @@ public final class PeerTransport: Sendable {
         var ports: [Int] = []
         for s in urls {
             guard let url = PeerURL(s) else { throw TransportError.noPeerURL }
-            let tls = url.scheme == "https" ? ctx.tls : nil
-            guard url.scheme == "http" || tls != nil else { throw TransportError.unsupportedScheme(url.scheme) }
+            let tls = url.isSecure ? ctx.tls : nil
+            guard !url.isSecure || tls != nil else { throw TransportError.unsupportedScheme(url.scheme) }
             let timeout = TimeAmount.milliseconds(ctx.limits.connTimeout)
-            let channel = try await ServerBootstrap(group: group)
+            var bootstrap = ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 256)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            if url.socketPath == nil { bootstrap = bootstrap.childChannelOption(.socketOption(.tcp_nodelay), value: 1) }
+            bootstrap = bootstrap
                 .childChannelInitializer { [self] channel in
                     do {
                         if let tls { try tls.addServerHandlers(to: channel) }
@@ -71,7 +76,16 @@ public final class PeerTransport: Sendable {
                     }
                     return trackInbound(channel)
                 }
-                .bind(host: url.host, port: url.port).get()
+            let channel: Channel
+            if let path = url.socketPath {
+                // As etcd: whatever file has the name (a socket an earlier run left) is removed.
+                if unlink(path) != 0 && errno != ENOENT {
+                    throw TransportError.file("cannot remove \(path): \(String(cString: strerror(errno)))")
+                }
+                channel = try await bootstrap.bind(unixDomainSocketPath: path).get()
+            } else {
+                channel = try await bootstrap.bind(host: url.host, port: url.port).get()
+            }
             state.withLock { $0.listeners.append(channel) }
             ports.append(channel.localAddress?.port ?? url.port)
             ctx.logger.info("listening for peers", metadata: ["address": "\(s)"])

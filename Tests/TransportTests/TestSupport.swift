@@ -89,8 +89,9 @@ struct Node {
     let snapDir: String
 
     static func start(id: UInt64, port: Int, clusterID: UInt64 = 0x1000, group: any EventLoopGroup,
-                      limits: TransportLimits = TransportLimits(), listen: Bool = true) async throws -> Node {
-        let url = "http://127.0.0.1:\(port)"
+                      limits: TransportLimits = TransportLimits(), listen: Bool = true,
+                      scheme: String = "http", host: String = "127.0.0.1") async throws -> Node {
+        let url = "\(scheme)://\(host):\(port)"
         let handler = RecordingHandler()
         let dir = tempDir("\(id)-\(port)")
         let t = PeerTransport(localID: id, clusterID: clusterID, localPeerURLs: [url], snapDir: dir, handler: handler,

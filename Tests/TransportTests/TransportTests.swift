@@ -58,6 +58,32 @@ final class TransportTests: XCTestCase {
         await b.transport.stop()
     }
 
+    /// unix:// peer URLs (etcd's e2e TestReleaseUpgradeWithRestart uses them): each member listens
+    /// on the socket file its URL's host part names, relative to the working directory.
+    func testStreamsAndPipelineOverUnixSockets() async throws {
+        let dir = tempDir("unix")
+        let saved = FileManager.default.currentDirectoryPath
+        XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(dir))
+        defer { _ = FileManager.default.changeCurrentDirectoryPath(saved) }
+        // A file left behind by an earlier run is replaced.
+        FileManager.default.createFile(atPath: dir + "/localhost:22111", contents: Data("stale".utf8))
+        let a = try await Node.start(id: 1, port: 22111, group: group, scheme: "unix", host: "localhost")
+        let b = try await Node.start(id: 2, port: 22112, group: group, scheme: "unix", host: "localhost")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/localhost:22112"))
+        a.transport.addPeer(id: 2, urls: [b.url])
+        b.transport.addPeer(id: 1, urls: [a.url])
+        let up = await connected(a, b)
+        XCTAssertTrue(up)
+        let sent = [Raft.Message(type: .app, to: 2, from: 1, term: 2, logTerm: 2, index: 0,
+                                 entries: [Raft.Entry(term: 2, index: 1, data: Array("v".utf8))], commit: 0)]
+        a.transport.send(sent)
+        let arrived = await eventually { b.handler.messages.count == 1 }
+        XCTAssertTrue(arrived)
+        XCTAssertEqual(b.handler.messages, sent)
+        await a.transport.stop()
+        await b.transport.stop()
+    }
+
     func testPipelineWhenStreamsAreDownAndRemotesAnswer() async throws {
         let a = try await Node.start(id: 1, port: 22111, group: group)
         let b = try await Node.start(id: 2, port: 22112, group: group)

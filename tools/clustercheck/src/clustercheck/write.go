@@ -110,6 +110,7 @@ func cmdWrite(args []string) {
 	duration := fs.Duration("duration", 5*time.Second, "run length when there is no mark file")
 	maxDuration := fs.Duration("max-duration", 30*time.Second, "upper bound of the run")
 	reqTimeout := fs.Duration("req-timeout", time.Second, "timeout of each put")
+	interval := fs.Duration("interval", 0, "least time from one put of a writer to its next (0: back to back)")
 	parseFlags(fs, args)
 	eps := splitList(*endpoints)
 	if len(eps) == 0 || *writers < 1 {
@@ -189,6 +190,9 @@ func cmdWrite(args []string) {
 				}
 				results[i] = append(results[i], ack{key, val, start, end})
 				noteAck(start, end)
+				if wait := time.Duration(start + int64(*interval) - end); wait > 0 {
+					time.Sleep(wait)
+				}
 			}
 		}(i)
 	}
