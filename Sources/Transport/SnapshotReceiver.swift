@@ -64,13 +64,13 @@ final class SnapshotReceiver: @unchecked Sendable {
             message = try ctx.validator.validate(pb, path: .snapshot, expectedFrom: from,
                                                  isKnown: transport.isKnown, isRemoved: ctx.handler.isRemoved)
         } catch .notASnapshot {
-            SnapshotMeters.failed(.receive, peer: String(pb.from, radix: 16))
+            SnapshotMeters.failed(.receive, peer: String(pb.from ?? 0, radix: 16))
             return fail(.error(400, "wrong raft message type"))
         } catch .removedSender {
-            SnapshotMeters.failed(.receive, peer: String(pb.from, radix: 16))
+            SnapshotMeters.failed(.receive, peer: String(pb.from ?? 0, radix: 16))
             return fail(PeerProtocol.removedMemberAnswer)
         } catch {
-            SnapshotMeters.failed(.receive, peer: String(pb.from, radix: 16))
+            SnapshotMeters.failed(.receive, peer: String(pb.from ?? 0, radix: 16))
             return fail(.error(400, "failed to process raft message (\(error))"))
         }
         ctx.logger.info("receiving database snapshot", metadata: meta)
