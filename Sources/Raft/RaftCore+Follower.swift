@@ -54,7 +54,9 @@ extension RaftCore {
     }
 
     func handleHeartbeat(_ m: Message) {
-        raftLog.commitTo(m.commit)
+        // A leader sends min(match, committed), never past our log; a peer that sends more (found by
+        // fuzzing) must not trap us, so we commit only what we hold.
+        raftLog.commitTo(min(m.commit, raftLog.lastIndex()))
         send(Message(type: .heartbeatResp, to: m.from, context: m.context))
     }
 
