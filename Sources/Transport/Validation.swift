@@ -17,6 +17,9 @@ public enum InboundRejection: Error, Sendable, Hashable, CustomStringConvertible
     case emptySnapshot
     /// MsgApp entries must follow Index one by one, with terms not above the message term.
     case inconsistentEntries
+    /// MsgVote/MsgPreVote without a term: raft takes a term-0 message for a local one and traps
+    /// answering such a vote (its answer must carry the vote's term; found by fuzzing).
+    case missingTerm(Raft.MessageType)
 
     public var description: String {
         switch self {
@@ -31,6 +34,7 @@ public enum InboundRejection: Error, Sendable, Hashable, CustomStringConvertible
         case .notASnapshot(let t): return "unexpected raft message type \(t) on snapshot path"
         case .emptySnapshot: return "MsgSnap with an empty snapshot"
         case .inconsistentEntries: return "MsgApp entries are not contiguous"
+        case .missingTerm(let t): return "\(t) without a term"
         }
     }
 }
@@ -52,6 +56,7 @@ public struct InboundValidator: Sendable {
         let m: Raft.Message
         do { m = try Raft.Message(pb) } catch { throw .conversion(error) }
         if m.type.isLocal { throw .localMessageType(m.type) }
+        if m.term == 0, m.type == .vote || m.type == .preVote { throw .missingTerm(m.type) }
         switch path {
         case .snapshot:
             guard m.type == .snap else { throw .notASnapshot(m.type) }
