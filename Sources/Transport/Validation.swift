@@ -20,6 +20,8 @@ public enum InboundRejection: Error, Sendable, Hashable, CustomStringConvertible
     /// MsgVote/MsgPreVote without a term: raft takes a term-0 message for a local one and traps
     /// answering such a vote (its answer must carry the vote's term; found by fuzzing).
     case missingTerm(Raft.MessageType)
+    /// A forwarded MsgProp must carry entries: raft traps on an empty one (found by fuzzing).
+    case emptyProposal
 
     public var description: String {
         switch self {
@@ -35,6 +37,7 @@ public enum InboundRejection: Error, Sendable, Hashable, CustomStringConvertible
         case .emptySnapshot: return "MsgSnap with an empty snapshot"
         case .inconsistentEntries: return "MsgApp entries are not contiguous"
         case .missingTerm(let t): return "\(t) without a term"
+        case .emptyProposal: return "MsgProp without entries"
         }
     }
 }
@@ -57,6 +60,7 @@ public struct InboundValidator: Sendable {
         do { m = try Raft.Message(pb) } catch { throw .conversion(error) }
         if m.type.isLocal { throw .localMessageType(m.type) }
         if m.term == 0, m.type == .vote || m.type == .preVote { throw .missingTerm(m.type) }
+        if m.type == .prop, m.entries.isEmpty { throw .emptyProposal }
         switch path {
         case .snapshot:
             guard m.type == .snap else { throw .notASnapshot(m.type) }
