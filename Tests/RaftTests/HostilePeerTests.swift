@@ -40,3 +40,35 @@ final class HostilePeerTests: XCTestCase {
         XCTAssertEqual(n.committed, 5)
     }
 }
+
+/// The leader's side: answers that claim more than it ever sent.
+final class HostilePeerLeaderTests: XCTestCase {
+    private func leader() throws -> (RawNode, MemoryStorage) {
+        let s = storage(voters: [1, 2, 3], terms: [1, 1, 2], hardState: HardState(term: 2, commit: 2))
+        let n = try RawNode(config: RaftConfig(id: 1), storage: s)
+        try n.campaign()
+        _ = n.takeMessages(persistingTo: s)
+        try n.step(Message(type: .voteResp, to: 1, from: 2, term: 3))
+        _ = n.takeMessages(persistingTo: s)
+        XCTAssertTrue(n.isLeader)
+        return (n, s)
+    }
+
+    func testAppendResponseBeyondTheLogIsDropped() throws {
+        let (n, s) = try leader()
+        let last = try s.lastIndex()
+        // index + 1 overflowed for UInt64.max; any index past our log is not an acknowledgement.
+        try n.step(Message(type: .appResp, to: 1, from: 2, term: 3, index: .max))
+        try n.step(Message(type: .appResp, to: 1, from: 2, term: 3, index: last + 5))
+        _ = n.takeMessages(persistingTo: s)
+        XCTAssertLessThanOrEqual(n.status.progress[2]?.match ?? 0, last)
+    }
+
+    func testRejectionWithMaximalHintDoesNotOverflow() throws {
+        let (n, s) = try leader()
+        let last = try s.lastIndex()
+        try n.step(Message(type: .appResp, to: 1, from: 3, term: 3, index: last, reject: true, rejectHint: .max))
+        _ = n.takeMessages(persistingTo: s)
+        XCTAssertTrue(n.isLeader)
+    }
+}
