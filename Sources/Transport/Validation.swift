@@ -20,6 +20,9 @@ public enum InboundRejection: Error, Sendable, Hashable, CustomStringConvertible
     /// MsgVote/MsgPreVote without a term: raft takes a term-0 message for a local one and traps
     /// answering such a vote (its answer must carry the vote's term; found by fuzzing).
     case missingTerm(Raft.MessageType)
+    /// MsgProp/MsgReadIndex forwarded to the leader travel without a term; raft traps forwarding
+    /// one that has a term again (found by fuzzing).
+    case unexpectedTerm(Raft.MessageType)
     /// A forwarded MsgProp must carry entries: raft traps on an empty one (found by fuzzing).
     case emptyProposal
 
@@ -38,6 +41,7 @@ public enum InboundRejection: Error, Sendable, Hashable, CustomStringConvertible
         case .inconsistentEntries: return "MsgApp entries are not contiguous"
         case .missingTerm(let t): return "\(t) without a term"
         case .emptyProposal: return "MsgProp without entries"
+        case .unexpectedTerm(let t): return "\(t) with a term"
         }
     }
 }
@@ -61,6 +65,7 @@ public struct InboundValidator: Sendable {
         if m.type.isLocal { throw .localMessageType(m.type) }
         if m.term == 0, m.type == .vote || m.type == .preVote { throw .missingTerm(m.type) }
         if m.type == .prop, m.entries.isEmpty { throw .emptyProposal }
+        if m.term != 0, m.type == .prop || m.type == .readIndex { throw .unexpectedTerm(m.type) }
         switch path {
         case .snapshot:
             guard m.type == .snap else { throw .notASnapshot(m.type) }

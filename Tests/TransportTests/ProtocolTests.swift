@@ -125,6 +125,10 @@ final class ProtocolTests: XCTestCase {
         XCTAssertNil(check(Raft.Message(type: .vote, to: 2, from: 1, term: 3)))
         XCTAssertNil(check(Raft.Message(type: .prop, to: 2, from: 1, term: 0, entries: [Raft.Entry(data: [1])])))
         XCTAssertEqual(check(Raft.Message(type: .prop, to: 2, from: 1)), .emptyProposal)
+        XCTAssertEqual(check(Raft.Message(type: .prop, to: 2, from: 1, term: 3, entries: [Raft.Entry(data: [1])])),
+                       .unexpectedTerm(.prop))
+        XCTAssertEqual(check(Raft.Message(type: .readIndex, to: 2, from: 1, term: 3, entries: [Raft.Entry(data: [1])])),
+                       .unexpectedTerm(.readIndex))
         XCTAssertEqual(check(Raft.Message(type: .vote, to: 3, from: 1, term: 1)), .wrongRecipient(3))
         XCTAssertEqual(check(Raft.Message(type: .vote, to: 2, from: 4, term: 1)), .senderMismatch(got: 4, expected: 1))
         XCTAssertEqual(check(Raft.Message(type: .vote, to: 2, from: 1, term: 1), known: false), .unknownSender(1))
