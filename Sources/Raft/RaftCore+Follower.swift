@@ -23,6 +23,9 @@ extension RaftCore {
             if lead == 0 { return }
             var fwd = m
             fwd.to = lead
+            // One a peer forwarded carries that peer's term; send stamps ours and traps on a set one
+            // (found by fuzzing).
+            fwd.term = 0
             send(fwd)
         case .timeoutNow:
             // The leader asked us to take over: campaign at once, skipping pre-vote and leases.

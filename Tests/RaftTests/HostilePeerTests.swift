@@ -39,6 +39,18 @@ final class HostilePeerTests: XCTestCase {
         XCTAssertEqual(try s.lastIndex(), 5)
         XCTAssertEqual(n.committed, 5)
     }
+
+    func testTransferRequestForwardedWithATermIsForwardedAgain() throws {
+        let (n, s) = try follower()
+        try n.step(Message(type: .heartbeat, to: 1, from: 2, term: 3, commit: 2))
+        _ = n.takeMessages(persistingTo: s)
+        // Member 3 forwarded a transfer request to us (it carries 3's term, as forwarded ones do).
+        try n.step(Message(type: .transferLeader, to: 1, from: 3, term: 3))
+        let out = n.takeMessages(persistingTo: s)
+        XCTAssertEqual(out.map(\.type), [.transferLeader])
+        XCTAssertEqual(out.first?.to, 2)
+        XCTAssertEqual(out.first?.term, 3)
+    }
 }
 
 /// The leader's side: answers that claim more than it ever sent.
