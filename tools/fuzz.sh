@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Long fuzzing runs under libFuzzer: tools/fuzz.sh TARGET|all [SECONDS] (per target, default 60).
+# Long fuzzing runs under libFuzzer: tools/fuzz.sh TARGET[,TARGET...]|all [SECONDS] (per target,
+# default 60).
 #
 # Builds etcd-fuzz with -sanitize=fuzzer into .build-fuzz (FUZZ_CONFIG=debug|release, default
 # release), then runs libFuzzer on each target with Tests/FuzzCorpus/<target> as seeds. New inputs
@@ -9,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-target=${1:?usage: tools/fuzz.sh TARGET|all [SECONDS]}
+target=${1:?usage: tools/fuzz.sh TARGET[,TARGET...]|all [SECONDS]}
 seconds=${2:-60}
 scratch=.build-fuzz
 config=${FUZZ_CONFIG:-release}
@@ -26,7 +27,7 @@ bin="$("${build[@]}" --show-bin-path)/etcd-fuzz"
 if [[ $target == all ]]; then
     targets=$(FUZZ_TARGET=list "$bin")
 else
-    targets=$target
+    targets=${target//,/ }
 fi
 
 # Inputs larger than libFuzzer's default 4 KB only matter for whole files.
@@ -50,9 +51,10 @@ for t in $targets; do
         -artifact_prefix="$scratch/crashes/$t-" -print_final_stats=1 ${FUZZ_FLAGS:-} >"$log" 2>&1
     rc=$?
     set -e
-    execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
-    corpus=$(grep -oE 'corp: [0-9]+/[0-9]+[a-zA-Z]*' "$log" | tail -1)
-    cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1)
+    # A run that crashes at once prints no stats: the greps may find nothing.
+    execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1 || true)
+    corpus=$(grep -oE 'corp: [0-9]+/[0-9]+[a-zA-Z]*' "$log" | tail -1 || true)
+    cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 || true)
     line="$t: exit $rc, ${execs:-?} execs in ${seconds}s, ${cov:-cov: ?}, ${corpus:-corp: ?}"
     if [[ $rc != 0 ]]; then
         failed+=("$t")
