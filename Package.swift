@@ -198,7 +198,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "GatewayTests", dependencies: [
-            "Gateway", "EtcdProto", "CProtobufC",
+            "Gateway", "GRPC", "EtcdProto", "CProtobufC",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
