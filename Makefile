@@ -20,7 +20,7 @@ run: release
 	$(BIN_RELEASE) --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 --data-dir $(DATA_DIR)
 
 # The default suite: generated code fresh, unit tests, then the built binary driven by real clients.
-test: build proto-check unit integration e2e-run interop-run cluster-test-run
+test: build proto-check unit fuzz-run integration e2e-run interop-run cluster-test-run
 
 proto-check:
 	tools/gen-proto.sh --check
@@ -31,6 +31,14 @@ unit:
 integration:
 	tools/test-integration.sh $(BIN_DEBUG)
 	tools/test-etcd-datadir.sh $(BIN_DEBUG)
+
+# Every fuzz target: the committed corpus (seeds and past crashes) replayed, then a short seeded
+# mutation run, with the debug build's etcd-fuzz. Long libFuzzer runs: tools/fuzz.sh.
+.PHONY: fuzz-run
+FUZZ_ITERATIONS ?= 5000
+fuzz-run:
+	$(dir $(BIN_DEBUG))etcd-fuzz replay all Tests/FuzzCorpus
+	$(dir $(BIN_DEBUG))etcd-fuzz mutate all Tests/FuzzCorpus $(FUZZ_ITERATIONS) 1
 
 # etcd's own e2e tests the finished issues require (tools/e2e-required.txt); real etcd 3.4 is the
 # suite's etcd-last-release (TestReleaseUpgradeWithRestart: an etcd cluster restarted as etcd-swift).

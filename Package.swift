@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "etcd-swift", targets: ["EtcdSwift"]),
         .library(name: "Raft", targets: ["Raft"]),
         .library(name: "GRPC", targets: ["GRPC"]),
+        .executable(name: "etcd-fuzz", targets: ["EtcdFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -134,6 +135,16 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // Fuzz targets for every decoder of network and file input, and their driver (corpus replay,
+        // seeded mutation; libFuzzer in tools/fuzz.sh's -sanitize=fuzzer build).
+        .target(name: "FuzzTargets", dependencies: [
+            "GRPC", "Gateway", "EtcdProto", "CProtobufC", "Transport", "Raft", "Bbolt", "EtcdDataDir", "Storage",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        .executableTarget(name: "EtcdFuzz", dependencies: ["FuzzTargets"]),
+
         // Tools (executables under tools/).
         .executableTarget(name: "interop-server", dependencies: [
             "GRPC", "EtcdProto",
@@ -187,7 +198,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "GatewayTests", dependencies: [
-            "Gateway", "EtcdProto", "CProtobufC",
+            "Gateway", "GRPC", "EtcdProto", "CProtobufC",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -4,30 +4,30 @@ import NIOCore
 ///
 /// Each message is 1 flag byte (compressed or not), a 4-byte big-endian length, then the bytes. A message
 /// may span many DATA frames and a frame may hold many messages; each message is copied exactly once,
-/// into a buffer of its own size.
-struct MessageDeframer {
-    enum Failure: Error, Equatable {
+/// into a buffer of its own size. `package`: the fuzz targets drive it directly.
+package struct MessageDeframer {
+    package enum Failure: Error, Equatable {
         /// The compressed flag was set; this implementation negotiates no compression.
         case compressed
         /// The announced length exceeds the receive limit.
         case tooLarge(length: Int, limit: Int)
     }
 
-    let maxMessageSize: Int
+    package let maxMessageSize: Int
     private var header: (UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0)
     private var headerCount = 0
     private var current: ByteBuffer?
     private var remaining = 0
 
-    init(maxMessageSize: Int) {
+    package init(maxMessageSize: Int) {
         self.maxMessageSize = maxMessageSize
     }
 
     /// True when no partial message is buffered (a clean end of the stream).
-    var isIdle: Bool { headerCount == 0 && current == nil }
+    package var isIdle: Bool { headerCount == 0 && current == nil }
 
     /// Consumes `bytes`, calling `emit` for every completed message.
-    mutating func consume(
+    package mutating func consume(
         _ bytes: UnsafeRawBufferPointer, allocator: ByteBufferAllocator, emit: (ByteBuffer) -> Void
     ) throws(Failure) {
         var index = 0

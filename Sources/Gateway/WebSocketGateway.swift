@@ -14,6 +14,11 @@ extension Gateway {
             maxFrameSize: 1 << 24,
             shouldUpgrade: { channel, head in
                 guard Gateway.serves(path: head.uri) else { return channel.eventLoop.makeSucceededFuture(nil) }
+                // gorilla/websocket (etcd's proxy) refuses an upgrade without the `upgrade` token in
+                // Connection. So must we: llhttp then goes on parsing the bytes after the request,
+                // and NIO hands those HTTP parts to the WebSocket decoder, which traps (fuzzing).
+                let connection = head.headers[canonicalForm: "connection"].map { $0.lowercased() }
+                guard connection.contains("upgrade") else { return channel.eventLoop.makeSucceededFuture(nil) }
                 var headers = HTTPHeaders()
                 if head.headers.first(name: "Sec-WebSocket-Protocol")?.hasPrefix("Bearer") == true {
                     headers.add(name: "Sec-WebSocket-Protocol", value: "Bearer")

@@ -80,7 +80,8 @@ final class Progress {
             return true
         }
         if next == 0 || next - 1 != rejected { return false }
-        next = max(min(rejected, last + 1), 1)
+        // min(rejected, last + 1), without overflowing on a bogus hint of UInt64.max (fuzzing).
+        next = max(last < rejected ? last + 1 : rejected, 1)
         probeSent = false
         return true
     }

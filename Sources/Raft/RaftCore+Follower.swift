@@ -23,6 +23,9 @@ extension RaftCore {
             if lead == 0 { return }
             var fwd = m
             fwd.to = lead
+            // One a peer forwarded carries that peer's term; send stamps ours and traps on a set one
+            // (found by fuzzing).
+            fwd.term = 0
             send(fwd)
         case .timeoutNow:
             // The leader asked us to take over: campaign at once, skipping pre-vote and leases.
@@ -54,7 +57,9 @@ extension RaftCore {
     }
 
     func handleHeartbeat(_ m: Message) {
-        raftLog.commitTo(m.commit)
+        // A leader sends min(match, committed), never past our log; a peer that sends more (found by
+        // fuzzing) must not trap us, so we commit only what we hold.
+        raftLog.commitTo(min(m.commit, raftLog.lastIndex()))
         send(Message(type: .heartbeatResp, to: m.from, context: m.context))
     }
 

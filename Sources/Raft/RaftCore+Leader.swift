@@ -47,6 +47,9 @@ extension RaftCore {
                     sendAppend(to: m.from)
                 }
             } else {
+                // A follower acknowledges only entries we sent; a larger index (UInt64.max overflowed
+                // next = index + 1, found by fuzzing) comes from a confused peer and is dropped.
+                if m.index > raftLog.lastIndex() { return }
                 let oldPaused = pr.isPaused
                 if pr.maybeUpdate(m.index) {
                     switch pr.state {

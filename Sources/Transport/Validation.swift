@@ -17,6 +17,14 @@ public enum InboundRejection: Error, Sendable, Hashable, CustomStringConvertible
     case emptySnapshot
     /// MsgApp entries must follow Index one by one, with terms not above the message term.
     case inconsistentEntries
+    /// MsgVote/MsgPreVote without a term: raft takes a term-0 message for a local one and traps
+    /// answering such a vote (its answer must carry the vote's term; found by fuzzing).
+    case missingTerm(Raft.MessageType)
+    /// MsgProp/MsgReadIndex forwarded to the leader travel without a term; raft traps forwarding
+    /// one that has a term again (found by fuzzing).
+    case unexpectedTerm(Raft.MessageType)
+    /// A forwarded MsgProp must carry entries: raft traps on an empty one (found by fuzzing).
+    case emptyProposal
 
     public var description: String {
         switch self {
@@ -31,6 +39,9 @@ public enum InboundRejection: Error, Sendable, Hashable, CustomStringConvertible
         case .notASnapshot(let t): return "unexpected raft message type \(t) on snapshot path"
         case .emptySnapshot: return "MsgSnap with an empty snapshot"
         case .inconsistentEntries: return "MsgApp entries are not contiguous"
+        case .missingTerm(let t): return "\(t) without a term"
+        case .emptyProposal: return "MsgProp without entries"
+        case .unexpectedTerm(let t): return "\(t) with a term"
         }
     }
 }
@@ -52,6 +63,9 @@ public struct InboundValidator: Sendable {
         let m: Raft.Message
         do { m = try Raft.Message(pb) } catch { throw .conversion(error) }
         if m.type.isLocal { throw .localMessageType(m.type) }
+        if m.term == 0, m.type == .vote || m.type == .preVote { throw .missingTerm(m.type) }
+        if m.type == .prop, m.entries.isEmpty { throw .emptyProposal }
+        if m.term != 0, m.type == .prop || m.type == .readIndex { throw .unexpectedTerm(m.type) }
         switch path {
         case .snapshot:
             guard m.type == .snap else { throw .notASnapshot(m.type) }
