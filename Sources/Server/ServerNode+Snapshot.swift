@@ -19,11 +19,21 @@ extension ServerNode {
 extension ServerNode {
     static let exportPrefix = "etcd-swift-export-"
 
-    /// Removes exports a crash left in `snapDir` (none can be in progress before the member starts).
+    /// Removes what a crash left half made in `snapDir` (nothing can be in progress before the
+    /// member starts): snapshot-file exports, backend exports for peers, received snapshots being
+    /// converted, and the receiver's unfinished downloads.
     static func removeStaleExports(in snapDir: String) {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: snapDir)) ?? []
-        for name in names where name.hasPrefix(exportPrefix) && name.hasSuffix(".tmp") {
+        for name in names where isStale(name) {
             try? FileManager.default.removeItem(atPath: snapDir + "/" + name)
         }
+    }
+
+    static func isStale(_ name: String) -> Bool {
+        if name.hasPrefix(exportPrefix) && name.hasSuffix(".tmp") { return true }
+        if name.hasPrefix("send-") && name.hasSuffix(".snap.db.tmp") { return true }
+        if name.hasSuffix(".snap.db.lmdb") { return true }
+        // SnapshotReceiver's mkstemp template: "tmp" and six characters, no extension.
+        return name.count == 9 && name.hasPrefix("tmp") && !name.contains(".")
     }
 }

@@ -85,4 +85,15 @@ final class SnapshotReceiveTests: XCTestCase {
         try await waitUntil("the bbolt db is converted") { Backend.isValidCopy(at: path) }
         try await putKey(node, "b")
     }
+
+    /// What a crash leaves half made in the snap dir goes at start; the backend, raft snapshots and
+    /// saved snapshot databases stay.
+    func testStartRemovesHalfMadeSnapshotFiles() throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let kept = ["db", "db-lock", "000000000000000a-0000000000000064.snap", "0000000000000064.snap.db"]
+        let stale = ["etcd-swift-export-7.tmp", "send-2-99.snap.db.tmp", "0000000000000064.snap.db.lmdb", "tmpAb12Cd"]
+        for name in kept + stale { XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/" + name, contents: Data([1]))) }
+        ServerNode.removeStaleExports(in: dir)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), kept.sorted())
+    }
 }
