@@ -122,9 +122,7 @@ public enum EtcdImport {
                 }
                 try tx.put(.meta, MemberLayout.walSnapshotKey, MemberLayout.encode(mark: mark))
                 if let v2 {
-                    for m in v2.members { try tx.put(.members, Array(String(m.id, radix: 16).utf8), m.json) }
-                    for id in v2.removed { try tx.put(.membersRemoved, Array(String(id, radix: 16).utf8), Array("removed".utf8)) }
-                    if let v = v2.clusterVersion { try tx.put(.cluster, Array("clusterVersion".utf8), Array(v.utf8)) }
+                    try v2.put(into: tx)
                     membersFromSnap = v2.members.count
                 }
             }

@@ -9,35 +9,8 @@ import Storage
 /// `/0/version`), and the body after the message is the bbolt backend. etcd-swift sends this
 /// format to every peer and turns a received one into a backend copy it can install.
 public enum RaftSnapshotFormat {
-    /// A member as the v2 store holds it.
-    public struct Member: Equatable, Sendable {
-        public var id: UInt64
-        public var name: String
-        public var peerURLs: [String]
-        public var clientURLs: [String]
-        public var isLearner: Bool
-
-        public init(id: UInt64, name: String, peerURLs: [String], clientURLs: [String], isLearner: Bool) {
-            self.id = id
-            self.name = name
-            self.peerURLs = peerURLs
-            self.clientURLs = clientURLs
-            self.isLearner = isLearner
-        }
-    }
-
-    /// The membership a v2 store JSON holds.
-    public struct Membership: Equatable, Sendable {
-        public var members: [Member]
-        public var removed: [UInt64]
-        public var clusterVersion: String?
-
-        public init(members: [Member], removed: [UInt64], clusterVersion: String?) {
-            self.members = members
-            self.removed = removed
-            self.clusterVersion = clusterVersion
-        }
-    }
+    /// The membership a snapshot carries: the v2 store's.
+    public typealias Membership = V2Membership
 
     public enum Failure: Error, CustomStringConvertible, Equatable {
         case notV2Store
@@ -101,9 +74,7 @@ public enum RaftSnapshotFormat {
     /// The membership in a v2 store JSON (a snapshot's data); throws when it is not that JSON.
     public static func membership(v2StoreJSON data: [UInt8]) throws(Failure) -> Membership {
         guard let v2 = V2Membership(storeJSON: data) else { throw .notV2Store }
-        return Membership(members: v2.members.map {
-            Member(id: $0.id, name: $0.name, peerURLs: $0.peerURLs, clientURLs: $0.clientURLs, isLearner: $0.isLearner)
-        }, removed: v2.removed, clusterVersion: v2.clusterVersion)
+        return v2
     }
 
     // MARK: the database
@@ -174,18 +145,7 @@ public enum RaftSnapshotFormat {
             }
             try flush()
         }
-        if useV2, let membership {
-            try backend.update { tx in
-                for m in membership.members {
-                    let v2 = V2Membership.Member(id: m.id, peerURLs: m.peerURLs, isLearner: m.isLearner, name: m.name, clientURLs: m.clientURLs)
-                    try tx.put(.members, Array(String(m.id, radix: 16).utf8), v2.json)
-                }
-                for id in membership.removed {
-                    try tx.put(.membersRemoved, Array(String(id, radix: 16).utf8), Array("removed".utf8))
-                }
-                if let v = membership.clusterVersion { try tx.put(.cluster, Array("clusterVersion".utf8), Array(v.utf8)) }
-            }
-        }
+        if useV2, let membership { try backend.update { tx in try membership.put(into: tx) } }
         try backend.sync()
         try backend.copy(to: copyPath)
         return consistentIndex

@@ -1,16 +1,25 @@
 import Foundation
+import Storage
 
 /// The membership etcd 3.4 keeps in its v2 store, which a `.snap` file's data holds as JSON
 /// (`/0/members/<hex id>/raftAttributes` and `attributes`, `/0/removed_members/<hex id>`,
 /// `/0/version`). `etcdctl snapshot restore` writes members only there (it drops the backend's
 /// `members` buckets), so the import rebuilds the backend's buckets from it when they are empty.
-struct V2Membership: Equatable {
-    struct Member: Equatable {
-        var id: UInt64
-        var peerURLs: [String]
-        var isLearner: Bool
-        var name: String
-        var clientURLs: [String]
+public struct V2Membership: Equatable, Sendable {
+    public struct Member: Equatable, Sendable {
+        public var id: UInt64
+        public var peerURLs: [String]
+        public var isLearner: Bool
+        public var name: String
+        public var clientURLs: [String]
+
+        public init(id: UInt64, peerURLs: [String], isLearner: Bool, name: String, clientURLs: [String]) {
+            self.id = id
+            self.peerURLs = peerURLs
+            self.isLearner = isLearner
+            self.name = name
+            self.clientURLs = clientURLs
+        }
 
         /// Go's `json.Marshal` of etcd's `membership.Member`, as etcd stores it in the backend.
         var json: [UInt8] {
@@ -22,12 +31,26 @@ struct V2Membership: Equatable {
         }
     }
 
-    var members: [Member]
-    var removed: [UInt64]
-    var clusterVersion: String?
+    public var members: [Member]
+    public var removed: [UInt64]
+    public var clusterVersion: String?
+
+    public init(members: [Member], removed: [UInt64], clusterVersion: String?) {
+        self.members = members
+        self.removed = removed
+        self.clusterVersion = clusterVersion
+    }
+
+    /// Writes this membership into the backend's `members`, `members_removed` and `cluster`
+    /// buckets, as etcd stores it there.
+    func put(into tx: BatchTx) throws {
+        for m in members { try tx.put(.members, Array(String(m.id, radix: 16).utf8), m.json) }
+        for id in removed { try tx.put(.membersRemoved, Array(String(id, radix: 16).utf8), Array("removed".utf8)) }
+        if let v = clusterVersion { try tx.put(.cluster, Array("clusterVersion".utf8), Array(v.utf8)) }
+    }
 
     /// Parses the v2 store's JSON; nil when it is not that JSON.
-    init?(storeJSON data: [UInt8]) {
+    public init?(storeJSON data: [UInt8]) {
         guard let root = (try? JSONSerialization.jsonObject(with: Data(data))) as? [String: Any],
               let top = root["Root"] as? [String: Any] else { return nil }
         func children(_ node: [String: Any]?) -> [String: [String: Any]] {

@@ -33,7 +33,7 @@ extension Applier {
     var v2Membership: RaftSnapshotFormat.Membership {
         RaftSnapshotFormat.Membership(
             members: membership.members.map {
-                RaftSnapshotFormat.Member(id: $0.id, name: $0.name, peerURLs: $0.peerURLs, clientURLs: $0.clientURLs, isLearner: $0.isLearner)
+                V2Membership.Member(id: $0.id, peerURLs: $0.peerURLs, isLearner: $0.isLearner, name: $0.name, clientURLs: $0.clientURLs)
             },
             removed: membership.removedIDs, clusterVersion: membership.clusterVersion)
     }

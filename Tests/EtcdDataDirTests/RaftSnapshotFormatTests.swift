@@ -24,8 +24,8 @@ final class RaftSnapshotFormatTests: XCTestCase {
 
     let sample = RaftSnapshotFormat.Membership(
         members: [
-            .init(id: 0x8e9e05c52164694d, name: "m1", peerURLs: ["http://127.0.0.1:2380"], clientURLs: ["http://127.0.0.1:2379"], isLearner: false),
-            .init(id: 0x1a, name: "", peerURLs: ["https://10.0.0.2:2380", "https://h<2>:2380"], clientURLs: [], isLearner: true),
+            .init(id: 0x8e9e05c52164694d, peerURLs: ["http://127.0.0.1:2380"], isLearner: false, name: "m1", clientURLs: ["http://127.0.0.1:2379"]),
+            .init(id: 0x1a, peerURLs: ["https://10.0.0.2:2380", "https://h<2>:2380"], isLearner: true, name: "", clientURLs: []),
         ],
         removed: [0x77, 0x5], clusterVersion: "3.4.0")
 
