@@ -46,10 +46,16 @@ final class HandshakeFailureLogger: ChannelInboundHandler, RemovableChannelHandl
         context.close(promise: nil)
     }
 
-    static func hostPort(_ a: SocketAddress) -> String {
-        guard let ip = a.ipAddress else { return "\(a)" }
-        let port = a.port ?? 0
-        if case .v6 = a { return "[\(ip)]:\(port)" }
+    static func hostPort(_ a: SocketAddress) -> String { a.goHostPort ?? "\(a)" }
+}
+
+extension SocketAddress {
+    /// Go's "host:port" of an IP address (net.JoinHostPort; a net/http Request's RemoteAddr); nil
+    /// for a unix socket.
+    public var goHostPort: String? {
+        guard let ip = ipAddress else { return nil }
+        let port = self.port ?? 0
+        if case .v6 = self { return "[\(ip)]:\(port)" }
         return "\(ip):\(port)"
     }
 }

@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import Raft
+import TLS
 
 #if canImport(Glibc)
 import Glibc
@@ -43,7 +44,7 @@ final class PeerServerHandler: ChannelInboundHandler {
             state = .waiting  // drop our reference so `body` grows without a copy
             guard body.readableBytes + chunk.readableBytes <= limit else {
                 let msg = route == .pipeline ? "error reading raft message" : "error reading body"
-                if route == .pipeline { Meters.peerReceiveFailed(from: Self.remoteAddr(context)) }
+                if route == .pipeline { Meters.peerReceiveFailed(from: context.channel.remoteAddress?.goHostPort ?? "") }
                 respond(context, head, .error(400, msg), close: true)
                 return
             }
@@ -164,7 +165,7 @@ final class PeerServerHandler: ChannelInboundHandler {
     /// A whole body arrived for /raft, /leases*, /members/promote/<id> or /members/hashkv.
     private func finish(_ head: HTTPRequestHead, _ route: PeerRoute, _ body: ByteBuffer, context: ChannelHandlerContext) {
         if route == .pipeline {
-            respond(context, head, pipelineAnswer(head, body, remote: Self.remoteAddr(context)), close: false)
+            respond(context, head, pipelineAnswer(head, body, remote: context.channel.remoteAddress?.goHostPort ?? ""), close: false)
             return
         }
         let bytes = Array(body.readableBytesView)
@@ -204,12 +205,6 @@ final class PeerServerHandler: ChannelInboundHandler {
         var a = pipelineStep(head, body, remote: remote)
         a.headers.insert((PeerHeader.clusterID, EtcdID.hex(ctx.clusterID)), at: 0)
         return a
-    }
-
-    /// Go's Request.RemoteAddr: "ip:port" of the connection's far end.
-    static func remoteAddr(_ context: ChannelHandlerContext) -> String {
-        guard let a = context.channel.remoteAddress, let ip = a.ipAddress, let port = a.port else { return "" }
-        return a.protocol == .inet6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
     }
 
     private func pipelineStep(_ head: HTTPRequestHead, _ body: ByteBuffer, remote: String) -> PeerAnswer {

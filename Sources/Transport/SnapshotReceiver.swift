@@ -9,6 +9,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Raft
+import TLS
 
 #if canImport(Glibc)
 import Glibc
@@ -54,7 +55,7 @@ final class SnapshotReceiver: @unchecked Sendable {
         decoder.feed(chunk)
         let pb: Raftpb_Message?
         do { pb = try decoder.next() } catch {
-            Meters.peerReceiveFailed(from: remoteAddr)
+            Meters.peerReceiveFailed(from: channel.remoteAddress?.goHostPort ?? "")
             SnapshotMeters.failed(.receive, peer: "0")  // etcd labels it with the zero message's From
             return fail(.error(400, "failed to decode raft message (\(error))"))
         }
@@ -197,12 +198,6 @@ final class SnapshotReceiver: @unchecked Sendable {
     }
 
     private var senderHex: String { String(message?.from ?? 0, radix: 16) }
-
-    /// Go's Request.RemoteAddr of the posting connection.
-    private var remoteAddr: String {
-        guard let a = channel.remoteAddress, let ip = a.ipAddress, let port = a.port else { return "" }
-        return a.protocol == .inet6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
-    }
 
     static func hex16(_ v: UInt64) -> String {
         let s = String(v, radix: 16)
