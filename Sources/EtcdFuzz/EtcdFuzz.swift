@@ -114,16 +114,8 @@ struct EtcdFuzz {
     }
 
     static func readFile(_ path: String) -> [UInt8] {
-        guard let f = fopen(path, "rb") else { fail("cannot read \(path)") }
-        defer { fclose(f) }
-        var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = fread(&buf, 1, buf.count, f)
-            if n <= 0 { break }
-            out += buf[0..<n]
-        }
-        return out
+        guard let bytes = readWholeFile(path) else { fail("cannot read \(path)") }
+        return bytes
     }
 
     static func now() -> Double {

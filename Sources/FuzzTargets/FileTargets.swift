@@ -115,18 +115,7 @@ final class Scratch: @unchecked Sendable {  // used from one thread at a time (l
         return p
     }
 
-    static func read(_ path: String) -> [UInt8] {
-        guard let f = fopen(path, "rb") else { return [] }
-        defer { fclose(f) }
-        var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = fread(&buf, 1, buf.count, f)
-            if n <= 0 { break }
-            out += buf[0..<n]
-        }
-        return out
-    }
+    static func read(_ path: String) -> [UInt8] { readWholeFile(path) ?? [] }
 
     private static func removeAll() {
         let d = shared.dir
@@ -139,3 +128,17 @@ final class Scratch: @unchecked Sendable {  // used from one thread at a time (l
 
 /// A file of the repository, when run from its root (seed generation only).
 func fixture(_ relative: String) -> String { relative }
+
+/// A whole file's bytes; nil when it cannot be opened. Shared with etcd-fuzz's corpus reader.
+package func readWholeFile(_ path: String) -> [UInt8]? {
+    guard let f = fopen(path, "rb") else { return nil }
+    defer { fclose(f) }
+    var out: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = fread(&buf, 1, buf.count, f)
+        if n <= 0 { break }
+        out += buf[0..<n]
+    }
+    return out
+}
