@@ -143,7 +143,7 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
-        .executableTarget(name: "EtcdFuzz", dependencies: ["FuzzTargets"]),
+        .executableTarget(name: "EtcdFuzz", dependencies: ["FuzzTargets", "Raft"]),
 
         // Tools (executables under tools/).
         .executableTarget(name: "interop-server", dependencies: [

@@ -1,6 +1,7 @@
 // etcd-fuzz: runs the FuzzTargets without libFuzzer (corpus replay, seeded mutation, seed
 // generation) and, in a build with -sanitize=fuzzer -DFUZZING (tools/fuzz.sh), under libFuzzer.
 import FuzzTargets
+import Raft
 
 #if canImport(Glibc)
 import Glibc

@@ -1,19 +1,9 @@
 // A small deterministic mutator for runs without libFuzzer (`etcd-fuzz mutate`, used by
 // `make fuzz-run`): seeded, so a failure reproduces from the seed and iteration it prints.
+import Raft
 
-/// SplitMix64: tiny, fast, and good enough to pick mutations.
-public struct SplitMix64: Sendable {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
+    /// A number in 0..<n (0 when n <= 1), to pick mutations with Raft's seeded generator.
     public mutating func below(_ n: Int) -> Int { n <= 1 ? 0 : Int(next() % UInt64(n)) }
 }
 
