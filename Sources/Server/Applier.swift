@@ -160,11 +160,11 @@ final class Applier: @unchecked Sendable {
         }
         storage.noteBackendSize()
         applied.store(max(last.index, applied.load(ordering: .relaxed)), ordering: .releasing)
-        // Proposers first: fanning events out to many watchers must not hold up the writes'
-        // answers (they are independent streams; neither order is promised to clients).
+        // Watchers before proposers (as etcd notifies them when the write transaction ends): a
+        // client that opens a watch once its put is answered must start after that put's revision.
+        for change in session.changes { watchable.notify(change.events, revision: change.revision) }
         for (completion, result) in answers { completion(result) }
         wakeWaiters()
-        for change in session.changes { watchable.notify(change.events, revision: change.revision) }
         onApplied?(appliedIndex)
     }
 

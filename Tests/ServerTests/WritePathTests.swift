@@ -191,6 +191,41 @@ final class WritePathTests: XCTestCase {
         XCTAssertEqual(stored, compactIndex - 1,
                        "the flush records every entry before the compaction, so a restart applies none of them twice")
     }
+
+    /// A client that creates a watch after its put was answered must not see that put: the
+    /// watchers learn of a revision before its proposer hears of it (etcd notifies them as the
+    /// write transaction ends, before the apply returns).
+    func testWatchersLearnOfAWriteBeforeItsProposerIsAnswered() async throws {
+        let node = try ServerNode(options: options(), logger: Logger(label: "test"))
+        node.start()
+        defer { node.stop() }
+        await node.waitPublished()
+        let seen = Mutex<[(written: Int64, notified: Int64)]>([])
+        for i in 0..<20 {
+            var request = Etcdserverpb_InternalRaftRequest()
+            let id = node.nextID()
+            request.id = id
+            var p = Etcdserverpb_PutRequest()
+            p.key = Array("w\(i)".utf8)
+            request.put = p
+            let watchable = node.watchable
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                node.registry.register(id: id, .init(request: request, deadline: .now + .seconds(5)) { result in
+                    // Runs where the proposer's answer is made, as the put's await resumes.
+                    if case .put(let r) = result {
+                        seen.withLock { $0.append((r.header?.revision ?? 0, watchable.notifiedRevision)) }
+                    }
+                    done.resume()
+                })
+                node.driver.submit(.propose(request.serializedBytes()))
+            }
+        }
+        let pairs = seen.withLock { $0 }
+        XCTAssertEqual(pairs.count, 20)
+        for (written, notified) in pairs {
+            XCTAssertGreaterThanOrEqual(notified, written, "a watch created now would replay revision \(written)")
+        }
+    }
 }
 
 /// A counter shared with tasks.

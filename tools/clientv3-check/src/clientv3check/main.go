@@ -96,7 +96,11 @@ func main() {
 			return err
 		}
 		if len(r.Events) != 1 || r.Events[0].PrevKv == nil || string(r.Events[0].PrevKv.Value) != "old" {
-			return fmt.Errorf("unexpected events %v", r.Events)
+			var got []string
+			for _, ev := range r.Events {
+				got = append(got, fmt.Sprintf("%s %q@%d prev=%v", ev.Type, ev.Kv.Value, ev.Kv.ModRevision, ev.PrevKv))
+			}
+			return fmt.Errorf("unexpected events %v", got)
 		}
 		return nil
 	}())
@@ -152,7 +156,11 @@ func main() {
 			return err
 		}
 		if len(r.Events) != 1 || r.Events[0].Type != mvccpb.DELETE {
-			return fmt.Errorf("unexpected events %v", r.Events)
+			var got []string
+			for _, ev := range r.Events {
+				got = append(got, fmt.Sprintf("%s %q@%d prev=%v", ev.Type, ev.Kv.Value, ev.Kv.ModRevision, ev.PrevKv))
+			}
+			return fmt.Errorf("unexpected events %v", got)
 		}
 		g, _ := c.Get(ctx, pfx+"e")
 		if len(g.Kvs) != 0 {
