@@ -80,7 +80,7 @@ extension ServerNode {
         let data = message.snapshot?.data ?? []
         let logger = logger
         let driver = driver
-        DispatchQueue.global().async {
+        DispatchQueue.global().async { [self] in
             defer { _ = snapshotConversions.withLock { $0.remove(dbPath) } }
             let start = ContinuousClock.now
             do {
@@ -98,7 +98,3 @@ extension ServerNode {
         }
     }
 }
-
-/// Received bbolt snapshots being converted (by path), so a resent one is not converted twice at
-/// once.
-private let snapshotConversions = Mutex<Set<String>>([])

@@ -48,6 +48,9 @@ public final class ServerNode: Sendable {
     /// Set at start: the peer port's client, for forwarding to the leader.
     let peerPoster = Mutex<(any PeerPoster)?>(nil)
     let peerTransport = Mutex<PeerTransport?>(nil)
+    /// Received bbolt snapshots being converted (by path), so a resent one is not converted twice
+    /// at once.
+    let snapshotConversions = Mutex<Set<String>>([])
     /// `--initial-cluster` as members (ids as etcd computes them).
     let initialMembers: [Member]
     private let nextRequestID: Atomic<UInt64>
