@@ -97,9 +97,7 @@ public enum EtcdImport {
             var options = Backend.Options()
             options.mapSize = max(options.mapSize, db.fileSize * 2 + 64 << 20)
             let backend = try Backend(path: tmp + "/snap/db", options: options)
-            if let ci = try db.get(bucket: "meta", key: Array("consistent_index".utf8)), ci.count == 8 {
-                consistentIndex = ci.reduce(0) { $0 << 8 | UInt64($1) }
-            }
+            consistentIndex = try BboltBucketCopy.consistentIndex(of: db)
             // etcd 3.4 recovers membership from the v2 store in its .snap, not from the backend's
             // buckets, which `etcdctl snapshot restore` leaves holding the old cluster's members.
             // When nothing was applied past the .snap, its v2 store is the membership; otherwise
@@ -107,19 +105,8 @@ public enum EtcdImport {
             let v2 = loaded.flatMap { l in
                 l.mark.index >= consistentIndex ? V2Membership(storeJSON: l.snapshot.data ?? []) : nil
             }
+            buckets = try BboltBucketCopy.copy(db, into: backend, skipping: v2 != nil ? [.members, .membersRemoved] : [])
             try backend.update { tx in
-                for name in try db.bucketNames {
-                    guard let bucket = Bucket.allCases.first(where: { $0.name == name }) else {
-                        throw Failure.unknownBucket(name)
-                    }
-                    if v2 != nil && (bucket == .members || bucket == .membersRemoved) { continue }
-                    var n = 0
-                    try db.forEach(bucket: name) { k, v in
-                        try tx.put(bucket, k, v)
-                        n += 1
-                    }
-                    buckets.append((name, n))
-                }
                 try tx.put(.meta, MemberLayout.walSnapshotKey, MemberLayout.encode(mark: mark))
                 if let v2 {
                     try v2.put(into: tx)
@@ -139,6 +126,12 @@ public enum EtcdImport {
             records.append(.hardState(WALHardState(term: hs.term ?? 0, vote: hs.vote ?? 0, commit: hs.commit ?? 0)))
             try out.append(records)
             try out.close()
+        } catch let refusal as BboltBucketCopy.Refusal {
+            try? removeTree(tmp)
+            switch refusal {
+            case let .unknownBucket(name): throw Failure.unknownBucket(name)
+            case let .malformed(why): throw Failure.backend("etcd's db cannot be imported: \(why)")
+            }
         } catch {
             try? removeTree(tmp)
             throw error

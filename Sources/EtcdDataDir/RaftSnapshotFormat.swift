@@ -96,17 +96,9 @@ public enum RaftSnapshotFormat {
     public static func importBbolt(at bboltPath: String, membership: Membership?, toCopyAt copyPath: String) throws -> UInt64 {
         let db: BboltFile
         do { db = try BboltFile(path: bboltPath) } catch { throw Failure.notBbolt("\(error)") }
-        var buckets: [(Bucket, String)] = []
-        for name in try db.bucketNames {
-            guard let bucket = Bucket.allCases.first(where: { $0.name == name }) else {
-                throw Failure.badDatabase("unknown bucket \(name)")
-            }
-            buckets.append((bucket, name))
-        }
-        var consistentIndex: UInt64 = 0
-        if let ci = try db.get(bucket: "meta", key: Array("consistent_index".utf8)) {
-            guard ci.count == 8 else { throw Failure.badDatabase("consistent_index is \(ci.count) bytes") }
-            consistentIndex = ci.reduce(0) { $0 << 8 | UInt64($1) }
+        let consistentIndex: UInt64
+        do { consistentIndex = try BboltBucketCopy.consistentIndex(of: db) } catch let r as BboltBucketCopy.Refusal {
+            throw Failure.badDatabase(r.description)
         }
         let useV2 = !(membership?.members.isEmpty ?? true)
 
@@ -120,30 +112,10 @@ public enum RaftSnapshotFormat {
         var options = Backend.Options()
         options.mapSize = max(options.mapSize, db.fileSize * 2 + 64 << 20)
         let backend = try Backend(path: scratch, options: options)
-        // Records go in batches of at most 10,000 or 32 MiB (values may be up to the request limit).
-        let (batchRecords, batchBytes) = (10_000, 32 << 20)
-        for (bucket, name) in buckets {
-            if useV2 && (bucket == .members || bucket == .membersRemoved) { continue }
-            var pending: [(key: [UInt8], value: [UInt8])] = []
-            var pendingBytes = 0
-            func flush() throws {
-                guard !pending.isEmpty else { return }
-                try backend.update { tx in
-                    for (k, v) in pending { try tx.put(bucket, k, v) }
-                }
-                pending.removeAll(keepingCapacity: true)
-                pendingBytes = 0
-            }
-            try db.forEach(bucketPath: [Array(name.utf8)]) { entry in
-                if entry.isBucket { throw Failure.badDatabase("nested bucket in \(name)") }
-                if bucket == .key, entry.key.count != 17 && entry.key.count != 18 {
-                    throw Failure.badDatabase("key bucket holds a \(entry.key.count)-byte key")
-                }
-                pending.append((entry.key, entry.value))
-                pendingBytes += entry.key.count + entry.value.count
-                if pending.count >= batchRecords || pendingBytes >= batchBytes { try flush() }
-            }
-            try flush()
+        do {
+            _ = try BboltBucketCopy.copy(db, into: backend, skipping: useV2 ? [.members, .membersRemoved] : [])
+        } catch let r as BboltBucketCopy.Refusal {
+            throw Failure.badDatabase(r.description)
         }
         if useV2, let membership { try backend.update { tx in try membership.put(into: tx) } }
         try backend.sync()
