@@ -263,9 +263,16 @@ final class RaftDriver: @unchecked Sendable {
             let rd = node.ready()
             if let ss = rd.softState { leadershipChanged(ss) }
             // A leader whose term and vote are durable sends its appends while it writes its own
-            // log; everyone else sends only after the fsync.
+            // log; everyone else sends only after the fsync. A leader's appends that carry no
+            // entries (a new commit index for the followers) wait until the entries they commit
+            // are applied: the proposers' answers then do not queue behind two peer writes.
             let early = rd.canSendBeforePersisting
-            let messages = outgoing(rd.messages)
+            var messages = outgoing(rd.messages)
+            var afterApply: [Message] = []
+            if early, !rd.committedEntries.isEmpty {
+                afterApply = messages.filter(Self.onlyAdvancesCommit)
+                if !afterApply.isEmpty { messages.removeAll(where: Self.onlyAdvancesCommit) }
+            }
             noteHeartbeats(messages)
             if early, !messages.isEmpty { sender?.send(messages) }
             do {
@@ -298,9 +305,13 @@ final class RaftDriver: @unchecked Sendable {
                 // validated them against the membership (`.applyConfChange`), as etcd applies them.
                 applier.applyCommitted(rd.committedEntries)
             }
+            if !afterApply.isEmpty { sender?.send(afterApply) }
             node.advance(rd)
         }
     }
+
+    /// An append with no entries: it only tells a follower the new commit index.
+    private static func onlyAdvancesCommit(_ m: Message) -> Bool { m.type == .app && m.entries.isEmpty }
 
     /// Messages for peers. A snapshot goes its own way: the applier exports the backend as bbolt at
     /// its applied index with the v2 store JSON (etcd's merged snapshot), then `sendSnapshot`
