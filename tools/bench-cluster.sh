@@ -27,15 +27,19 @@
 #      ETCDCTL (default etcdctl on PATH), GOCACHE (default /tmp/gocache),
 #      SECURE (0; 1: clients over TLS (https listeners, a CA and a certificate for 127.0.0.1 made
 #      by openssl for the run) and auth enabled (root user, simple tokens; each bench connection
-#      authenticates once); default workloads then put-32c256cl range-s-32c256cl).
+#      authenticates once); default workloads then put-32c256cl range-s-32c256cl),
+#      BREAKDOWN (0; 1: during put-1c1cl, tcpdump on loopback (needs root) captures the leader's
+#      client port and the peer ports, and tools/put-breakdown.py prints where a put's latency
+#      goes: leader to the wire, follower round trip, commit to answer; saved in the logs dir).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [ $# -ge 1 ] && [ $# -le 2 ] || usage
 case $1 in -h|--help) usage;; esac
 
 ALL_WORKLOADS="put-1c1cl put-32c256cl range-l-32c256cl range-s-32c256cl txn-put-16c128cl lease-ka-8c64cl watch-100w-500ps"
 SECURE=${SECURE:-0}
+BREAKDOWN=${BREAKDOWN:-0}
 if [ "$SECURE" = 1 ]; then WORKLOADS=${WORKLOADS:-put-32c256cl range-s-32c256cl}; else WORKLOADS=${WORKLOADS:-$ALL_WORKLOADS}; fi
 for w in $WORKLOADS; do
   case " $ALL_WORKLOADS " in *" $w "*) ;; *) echo "bench-cluster: unknown workload '$w' (known: $ALL_WORKLOADS)" >&2; exit 2;; esac
@@ -57,6 +61,7 @@ ETCDCTL=${ETCDCTL:-$(command -v etcdctl || echo /usr/bin/etcdctl)}
 for tool in "$ETCDCTL" go ss timeout python3 awk; do
   command -v "$tool" >/dev/null || { echo "bench-cluster: '$tool' not found" >&2; exit 2; }
 done
+[ "$BREAKDOWN" = 1 ] && ! command -v tcpdump >/dev/null && { echo "bench-cluster: BREAKDOWN=1 needs tcpdump" >&2; exit 2; }
 
 OUT=${OUT:-$(mktemp -d /tmp/etcd-swift-bench-cluster.XXXXXX)}
 mkdir -p "$OUT/logs" || exit 1
@@ -164,6 +169,14 @@ workload_args() { # NAME -> etcdbench arguments (endpoints and timeout added by 
   esac
 }
 
+leader_endpoint() { # ENDPOINTS -> the client URL of the member that leads, or nothing
+  timeout --foreground 10 "$ETCDCTL" --endpoints="$1" --dial-timeout=1s --command-timeout=3s "${CTL_AUTH[@]}" endpoint status -w json 2>/dev/null |
+    python3 -c 'import json,sys
+for s in json.load(sys.stdin):
+    h = s["Status"]["header"]
+    if h.get("member_id") == s["Status"].get("leader"): print(s["Endpoint"])' 2>/dev/null | head -n 1
+}
+
 # --- one cluster, one side, one round -------------------------------------------------------------
 run_side() { # SIDE ROUND
   local side=$1 round=$2 bin=${BIN[$1]} t0=$SECONDS ports logs data i c p initial="" eps="" token
@@ -221,9 +234,20 @@ run_side() { # SIDE ROUND
   timeout --foreground 20 "$ETCDCTL" --endpoints="$eps" "${CTL_AUTH[@]}" --command-timeout=10s put foo "$(head -c 256 /dev/zero | tr '\0' v)" > /dev/null 2>&1 \
     || echo "bench-cluster: $side$round: fixture put of foo failed" >&2
 
-  local name args res summary
+  local name args res summary cap_pid lead_i
   for name in $WORKLOADS; do
     args=$(workload_args "$name")
+    cap_pid=""; lead_i=""
+    if [ "$BREAKDOWN" = 1 ] && [ "$name" = put-1c1cl ]; then
+      for i in 1 2 3; do [ "$(leader_endpoint "$eps")" = "$SCHEME://127.0.0.1:${cports[$i]}" ] && lead_i=$i; done
+      if [ -n "$lead_i" ]; then
+        timeout --foreground $((BENCH_TIMEOUT + 60)) tcpdump -l -i lo -nn -tt -c 8000 \
+          "greater 60 and (port ${cports[$lead_i]} or port ${pports[1]} or port ${pports[2]} or port ${pports[3]})" \
+          > "$logs/$name.capture" 2> /dev/null &
+        cap_pid=$!
+        sleep 1 # tcpdump attaches
+      fi
+    fi
     # shellcheck disable=SC2086
     res=$(timeout --foreground -k 5 $((BENCH_TIMEOUT + 60)) "$BENCH" $args "${BENCH_FLAGS[@]}" -endpoints "$eps" -timeout "${BENCH_TIMEOUT}s" 2> "$logs/$name.err" | tail -n 1)
     if python3 -c 'import json,sys; json.loads(sys.argv[1])["qps"]' "$res" 2>/dev/null; then
@@ -235,16 +259,18 @@ print("qps=%.0f p50=%.2fms p99=%.2fms ops=%d errors=%d%s" % (d["qps"], d["p50_ms
       echo "bench-cluster: $side$round: $name failed: $(tail -n 2 "$logs/$name.err" | tr '\n' ' ')" >&2
       fail_row "$side" "$round" "$name" "etcdbench failed: $(tail -n 1 "$logs/$name.err")"
     fi
+    if [ -n "$cap_pid" ]; then
+      kill -TERM "$cap_pid" 2>/dev/null; wait "$cap_pid" 2>/dev/null
+      python3 "$here/put-breakdown.py" "$logs/$name.capture" "${cports[$lead_i]}" "${pports[$lead_i]}" "${pports[1]}" "${pports[2]}" "${pports[3]}" \
+        > "$logs/$name.breakdown" 2>&1
+      sed "s/^ */bench-cluster:     $side$round /" "$logs/$name.breakdown" >&2
+    fi
     [ "$(member_alive_count)" = 3 ] || echo "bench-cluster: $side$round: only $(member_alive_count) of 3 members alive after $name" >&2
   done
 
   # Stop: followers first, then the leader (a leader stopped last has nobody to hand over to).
   local lead=""
-  lead=$(timeout --foreground 10 "$ETCDCTL" --endpoints="$eps" --dial-timeout=1s --command-timeout=3s "${CTL_AUTH[@]}" endpoint status -w json 2>/dev/null |
-    python3 -c 'import json,sys
-for s in json.load(sys.stdin):
-    h = s["Status"]["header"]
-    if h.get("member_id") == s["Status"].get("leader"): print(s["Endpoint"])' 2>/dev/null | head -n 1)
+  lead=$(leader_endpoint "$eps")
   local followers=() leader_pid=""
   for i in 1 2 3; do
     if [ "$lead" = "$SCHEME://127.0.0.1:${cports[$i]}" ]; then leader_pid=${MPIDS[$i]}; else followers+=("${MPIDS[$i]}"); fi
