@@ -46,15 +46,9 @@ final class HashKVPeerTests: XCTestCase {
     func testLoneMemberServesItsHashAndRefusesWritesWhenCorrupt() async throws {
         let dir = NSTemporaryDirectory() + "hashkv-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var options = ServerOptions()
-        options.name = "t"
-        options.dataDir = dir
-        options.advertisePeerURLs = ["http://127.0.0.1:2380"]
-        options.initialCluster = [("t", ["http://127.0.0.1:2380"])]
-        let node = try ServerNode(options: options, logger: Logger(label: "test"))
-        node.start()
+        let node = try LoneMember.start(dir: dir)
         defer { node.stop() }
-        for _ in 0..<200 where !node.isLeader { try await Task.sleep(for: .milliseconds(10)) }
+        try await LoneMember.waitLeader(node)
         var put = Etcdserverpb_PutRequest()
         put.key = Array("k".utf8)
         put.value = Array("v".utf8)

@@ -13,20 +13,11 @@ final class MembershipChangeTests: XCTestCase {
     override func setUp() { dir = NSTemporaryDirectory() + "membership-\(UUID().uuidString)" }
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
-    private func makeNode() throws -> ServerNode {
-        var options = ServerOptions()
-        options.name = "t"
-        options.dataDir = dir
-        options.advertisePeerURLs = ["http://127.0.0.1:2380"]
-        options.initialCluster = [("t", ["http://127.0.0.1:2380"])]
-        let node = try ServerNode(options: options, logger: Logger(label: "test"))
-        node.start()
-        return node
-    }
+    private func makeNode() throws -> ServerNode { try LoneMember.start(dir: dir) }
 
     private func waitLeader(_ node: ServerNode) async throws {
-        for _ in 0..<200 where !node.isLeader { try await Task.sleep(for: .milliseconds(10)) }
-        XCTAssertTrue(node.isLeader)
+        let leads = try await LoneMember.waitLeader(node)
+        XCTAssertTrue(leads)
     }
 
     func testChangesAreCheckedAsEtcdChecksThem() async throws {

@@ -57,15 +57,9 @@ final class PromoteForwardingTests: XCTestCase {
     func testLeaderAnswersForALearnerNotInSync() async throws {
         let dir = NSTemporaryDirectory() + "promote-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var options = ServerOptions()
-        options.name = "t"
-        options.dataDir = dir
-        options.advertisePeerURLs = ["http://127.0.0.1:2380"]
-        options.initialCluster = [("t", ["http://127.0.0.1:2380"])]
-        let node = try ServerNode(options: options, logger: Logger(label: "test"))
-        node.start()
+        let node = try LoneMember.start(dir: dir)
         defer { node.stop() }
-        for _ in 0..<200 where !node.isLeader { try await Task.sleep(for: .milliseconds(10)) }
+        try await LoneMember.waitLeader(node)
         let (learner, _) = try await node.addMember(peerURLs: ["http://127.0.0.1:2390"], isLearner: true)
         let answer = await node.answerPromote(id: learner.id)
         XCTAssertEqual(answer.status, 412)

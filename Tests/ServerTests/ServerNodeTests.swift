@@ -17,16 +17,7 @@ final class ServerNodeTests: XCTestCase {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
-    private func makeNode() throws -> ServerNode {
-        var options = ServerOptions()
-        options.name = "t"
-        options.dataDir = dir
-        options.advertisePeerURLs = ["http://127.0.0.1:2380"]
-        options.initialCluster = [("t", ["http://127.0.0.1:2380"])]
-        let node = try ServerNode(options: options, logger: Logger(label: "test"))
-        node.start()
-        return node
-    }
+    private func makeNode() throws -> ServerNode { try LoneMember.start(dir: dir) }
 
     private func put(_ node: ServerNode, _ key: String, _ value: String, prevKV: Bool = false) async throws
         -> Etcdserverpb_PutResponse

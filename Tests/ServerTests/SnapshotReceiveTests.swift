@@ -21,16 +21,7 @@ final class SnapshotReceiveTests: XCTestCase {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
-    private func makeNode() throws -> ServerNode {
-        var options = ServerOptions()
-        options.name = "t"
-        options.dataDir = dir
-        options.advertisePeerURLs = ["http://127.0.0.1:2380"]
-        options.initialCluster = [("t", ["http://127.0.0.1:2380"])]
-        let node = try ServerNode(options: options, logger: Logger(label: "test"))
-        node.start()
-        return node
-    }
+    private func makeNode() throws -> ServerNode { try LoneMember.start(dir: dir) }
 
     /// A MsgSnap from a member this cluster does not have, at term 1: raft ignores it, so only
     /// the check before raft is exercised.
