@@ -234,12 +234,13 @@ run_side() { # SIDE ROUND
   timeout --foreground 20 "$ETCDCTL" --endpoints="$eps" "${CTL_AUTH[@]}" --command-timeout=10s put foo "$(head -c 256 /dev/zero | tr '\0' v)" > /dev/null 2>&1 \
     || echo "bench-cluster: $side$round: fixture put of foo failed" >&2
 
-  local name args res summary cap_pid lead_i
+  local name args res summary cap_pid lead lead_i
   for name in $WORKLOADS; do
     args=$(workload_args "$name")
     cap_pid=""; lead_i=""
     if [ "$BREAKDOWN" = 1 ] && [ "$name" = put-1c1cl ]; then
-      for i in 1 2 3; do [ "$(leader_endpoint "$eps")" = "$SCHEME://127.0.0.1:${cports[$i]}" ] && lead_i=$i; done
+      lead=$(leader_endpoint "$eps")
+      for i in 1 2 3; do [ "$lead" = "$SCHEME://127.0.0.1:${cports[$i]}" ] && lead_i=$i; done
       if [ -n "$lead_i" ]; then
         timeout --foreground $((BENCH_TIMEOUT + 60)) tcpdump -l -i lo -nn -tt -c 8000 \
           "greater 60 and (port ${cports[$lead_i]} or port ${pports[1]} or port ${pports[2]} or port ${pports[3]})" \
