@@ -63,6 +63,8 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
     var inReadBurst = false
     var needsFlush = false
     var flushScheduled = false
+    /// A handler task was started in the current read burst: its first job is queued on the loop.
+    var startedCallInBurst = false
     var draining = false
     var closed = false
 
@@ -120,7 +122,16 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
 
     public func channelReadComplete(context: ChannelHandlerContext) {
         inReadBurst = false
-        if needsFlush { flush() }
+        if startedCallInBurst {
+            // What nghttp2 queued while reading (a PING ack, window updates) goes out after the
+            // handlers just started have run to their first wait: a put then reaches raft before
+            // this connection's write, not after it.
+            startedCallInBurst = false
+            needsFlush = false
+            scheduleFlush()
+        } else if needsFlush {
+            flush()
+        }
         context.fireChannelReadComplete()
     }
 
@@ -278,6 +289,7 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
             call.observer?.received(bytes: message.readableBytes)
             guard let context = call.context, let loopBound else { return }
             call.context = nil
+            startedCallInBurst = true
             let id = call.id
             switch handler {
             case .unary(let h):

@@ -42,6 +42,38 @@ final class EmbeddedTests: XCTestCase {
         try await channel.close()
         XCTAssertNil(weakHandler.value, "the connection handler outlived its channel")
     }
+
+    /// What nghttp2 queues while reading a request (here a PING ack) is written only after the
+    /// handler started in that read has run to its first wait: on a loaded machine the write would
+    /// otherwise wake the client, which could take the CPU before the request reaches raft.
+    func testOutputOfAReadWaitsForTheHandlersItStarted() async throws {
+        let events = EventLog()
+        let channel = NIOAsyncTestingChannel()
+        try await channel.testingEventLoop.executeInContext {
+            try channel.pipeline.syncOperations.addHandler(ServerConnectionHandler(router: makeTestRouter(events: events)))
+        }
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1))
+        await channel.testingEventLoop.run()
+        while try await channel.readOutbound(as: ByteBuffer.self) != nil {} // the server's SETTINGS
+
+        var input = Frame.preface + Frame(type: Frame.settings, flags: 0, streamID: 0, payload: []).encoded
+        input += Frame.requestHeaders(path: "/test.Echo/Sleep", streamID: 1).encoded
+        input += Frame(type: Frame.data, flags: Frame.endStream, streamID: 1, payload: Frame.grpcMessage(Array("p".utf8))).encoded
+        input += Frame(type: Frame.ping, flags: 0, streamID: 0, payload: Array(repeating: 7, count: 8)).encoded
+        try await channel.writeInbound(ByteBuffer(bytes: input))
+        let early = try await channel.readOutbound(as: ByteBuffer.self)
+        XCTAssertNil(early, "bytes were written before the handler the read started had run")
+        XCTAssertFalse(events.events.contains("started p"))
+
+        await channel.testingEventLoop.run()
+        XCTAssertTrue(events.events.contains("started p"))
+        var output: [UInt8] = []
+        while let chunk = try await channel.readOutbound(as: ByteBuffer.self) { output += chunk.readableBytesView }
+        let frames = Frame.parse(output)
+        XCTAssertTrue(frames.contains { $0.type == Frame.ping && $0.flags & Frame.ack != 0 && $0.payload == Array(repeating: 7, count: 8) },
+                      "the PING was not answered once the handler had started")
+        try await channel.close()
+    }
 }
 
 /// A weak reference that can cross into the test task. `@unchecked`: only read after the loop is idle.
