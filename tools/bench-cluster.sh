@@ -16,9 +16,11 @@
 #                      500/s to the leader; p50/p99 = put sent -> event received
 #
 # Output: one JSON line per run in $OUT/results.jsonl (side A|B, round, workload, bin, plus the
-# etcdbench fields), member logs and etcdbench stderr in $OUT/logs/<side><round>/, then a table:
-# per workload the medians over rounds of qps, p50 and p99 for A and B, the ratios A/B (qps, p99),
-# the spread (max-min)/median of each side's qps and p99, and every run's qps.
+# etcdbench fields and member_cpu_us_per_op: the CPU time (user+system, from /proc) the three
+# members spent during the workload, per op), member logs and etcdbench stderr in
+# $OUT/logs/<side><round>/, then a table: per workload the medians over rounds of qps, p50 and p99
+# for A and B, the ratios A/B (qps, p99), the spread (max-min)/median of each side's qps and p99,
+# the members' CPU per op of each side, and every run's qps.
 #
 # Env: ROUNDS (3), SCALE (1; multiplies every op count, e.g. SCALE=0.1 for a quick run),
 #      OUT (default: a new /tmp/etcd-swift-bench-cluster.XXXXXX), WORKLOADS (names from the list
@@ -33,7 +35,7 @@
 #      goes: leader to the wire, follower round trip, commit to answer; saved in the logs dir).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [ $# -ge 1 ] && [ $# -le 2 ] || usage
 case $1 in -h|--help) usage;; esac
 
@@ -147,11 +149,24 @@ pick_ports() { # -> six free ports below 32768 (client, peer for m1, m2, m3)
 }
 member_alive_count() { local i c=0; for i in 1 2 3; do alive "${MPIDS[$i]:-}" && c=$((c + 1)); done; echo $c; }
 log_tails() { local f; for f in "$1"/m*.log; do echo "----- tail -n 15 $f" >&2; tail -n 15 "$f" >&2; done; }
-emit() { # JSON SIDE ROUND WORKLOAD ALIVE: one results line
+emit() { # JSON SIDE ROUND WORKLOAD ALIVE CPU_TICKS: one results line
   python3 -c 'import json,sys
 d = json.loads(sys.argv[1])
 d.update(side=sys.argv[2], round=int(sys.argv[3]), workload=sys.argv[4], bin=sys.argv[5], members_alive=int(sys.argv[6]))
-print(json.dumps(d))' "$1" "$2" "$3" "$4" "${BIN[$2]}" "$5" >> "$RESULTS"
+ticks, hz = int(sys.argv[7]), int(sys.argv[8])
+if ticks >= 0 and d.get("ops"): d["member_cpu_us_per_op"] = round(ticks * 1e6 / hz / d["ops"], 1)
+print(json.dumps(d))' "$1" "$2" "$3" "$4" "${BIN[$2]}" "$5" "$6" "$CLK_TCK" >> "$RESULTS"
+}
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+members_cpu_ticks() { # the user+system CPU the current members have used so far, in clock ticks; -1 if one is gone
+  local i stat sum=0
+  for i in 1 2 3; do
+    stat=$(cat "/proc/${MPIDS[$i]}/stat" 2>/dev/null) || { echo -1; return; }
+    stat=${stat##*) }
+    set -- $stat
+    sum=$((sum + ${12} + ${13}))
+  done
+  echo $sum
 }
 fail_row() { # SIDE ROUND WORKLOAD REASON
   python3 -c 'import json,sys; print(json.dumps(dict(side=sys.argv[1], round=int(sys.argv[2]), workload=sys.argv[3], bin=sys.argv[4], failed=sys.argv[5])))' \
@@ -234,7 +249,7 @@ run_side() { # SIDE ROUND
   timeout --foreground 20 "$ETCDCTL" --endpoints="$eps" "${CTL_AUTH[@]}" --command-timeout=10s put foo "$(head -c 256 /dev/zero | tr '\0' v)" > /dev/null 2>&1 \
     || echo "bench-cluster: $side$round: fixture put of foo failed" >&2
 
-  local name args res summary cap_pid lead lead_i
+  local name args res summary cap_pid lead lead_i cpu0 cpu1
   for name in $WORKLOADS; do
     args=$(workload_args "$name")
     cap_pid=""; lead_i=""
@@ -249,10 +264,12 @@ run_side() { # SIDE ROUND
         sleep 1 # tcpdump attaches
       fi
     fi
+    cpu0=$(members_cpu_ticks)
     # shellcheck disable=SC2086
     res=$(timeout --foreground -k 5 $((BENCH_TIMEOUT + 60)) "$BENCH" $args "${BENCH_FLAGS[@]}" -endpoints "$eps" -timeout "${BENCH_TIMEOUT}s" 2> "$logs/$name.err" | tail -n 1)
     if python3 -c 'import json,sys; json.loads(sys.argv[1])["qps"]' "$res" 2>/dev/null; then
-      emit "$res" "$side" "$round" "$name" "$(member_alive_count)"
+      cpu1=$(members_cpu_ticks)
+      emit "$res" "$side" "$round" "$name" "$(member_alive_count)" "$([ "$cpu0" -ge 0 ] && [ "$cpu1" -ge 0 ] && echo $((cpu1 - cpu0)) || echo -1)"
       summary=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1])
 print("qps=%.0f p50=%.2fms p99=%.2fms ops=%d errors=%d%s" % (d["qps"], d["p50_ms"], d["p99_ms"], d["ops"], d["errors"], " TIMED OUT" if d.get("timed_out") else ""))' "$res")
       printf 'bench-cluster:   %s%s %-17s %s\n' "$side" "$round" "$name" "$summary" >&2
@@ -323,6 +340,13 @@ if vals("watch-100w-500ps", "A", "put_rate") or vals("watch-100w-500ps", "B", "p
           "puts/s achieved (of 500) A %.0f B %.0f, put p99 ms A %.2f B %.2f" % (
           med(vals("watch-100w-500ps", "A", "put_rate")), med(vals("watch-100w-500ps", "B", "put_rate")),
           med(vals("watch-100w-500ps", "A", "put_p99_ms")), med(vals("watch-100w-500ps", "B", "put_p99_ms"))))
+if any("member_cpu_us_per_op" in r for r in rows):
+    print()
+    print("CPU of the three members per op (user+system, us; medians over rounds; A/B < 1: A cheaper):")
+    for wl in workloads.split():
+        ca, cb = med(vals(wl, "A", "member_cpu_us_per_op")), med(vals(wl, "B", "member_cpu_us_per_op"))
+        if math.isnan(ca) and math.isnan(cb): continue
+        print(f"  {wl:17} A {ca:8.1f}  B {cb:8.1f}  A/B {ratio(ca, cb):5.2f}")
 print()
 print("qps of every run, rounds in order:")
 for wl in workloads.split():
