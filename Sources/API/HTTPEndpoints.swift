@@ -14,47 +14,25 @@ final class HTTPEndpoints: ChannelInboundHandler, RemovableChannelHandler {
     private let node: ServerNode
     /// Nil on a `--listen-metrics-urls` listener, which serves `/metrics` and `/health` only.
     private let gateway: Gateway?
-    private var head: HTTPRequestHead?
-    private var exchange: GatewayExchange?
+    private let requests: GatewayRequests
 
     init(node: ServerNode, gateway: Gateway?) {
         self.node = node
         self.gateway = gateway
+        self.requests = GatewayRequests(gateway: gateway)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let h):
-            let path = Self.path(h.uri)
-            if let gateway, Gateway.serves(path: path), h.method != .OPTIONS {
-                exchange = gateway.exchange(head: h, context: context) { [weak self] in self?.exchange = nil }
-            } else {
-                head = h
-            }
-        case .body(let chunk):
-            exchange?.receive(chunk)
-        case .end:
-            if let exchange {
-                exchange.end()
-            } else if let head {
-                self.head = nil
-                respond(head, context: context)
-            }
-        }
+        requests.read(unwrapInboundIn(data), context: context) { respond($0, context: context) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        exchange?.cancel()
-        exchange = nil
+        requests.cancel()
         context.fireChannelInactive()
     }
 
-    private static func path(_ uri: String) -> String {
-        uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? uri
-    }
-
     private func respond(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        let path = Self.path(head.uri)
+        let path = GatewayRequests.path(head.uri)
         if gateway == nil, path != "/metrics", path != "/health" {
             write(head, Self.notFound, context: context)
             return

@@ -85,44 +85,26 @@ private func drainOutbound(_ channel: EmbeddedChannel) {
     }
 }
 
-/// The API module's HTTPEndpoints without a server behind it: gateway paths go to the gateway
-/// (as there), everything else gets a 404.
+/// The API module's HTTPEndpoints without a server behind it: the same routing (gateway paths go
+/// to the gateway), and a 404 for everything else.
 private final class GatewayOnlyEndpoints: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
-    private let gateway: Gateway
-    private var exchange: GatewayExchange?
-    private var head: HTTPRequestHead?
+    private let requests: GatewayRequests
 
-    init(gateway: Gateway) { self.gateway = gateway }
+    init(gateway: Gateway) { requests = GatewayRequests(gateway: gateway) }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let h):
-            let path = h.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? h.uri
-            if Gateway.serves(path: path), h.method != .OPTIONS {
-                exchange = gateway.exchange(head: h, context: context) { [weak self] in self?.exchange = nil }
-            } else {
-                head = h
-            }
-        case .body(let chunk):
-            exchange?.receive(chunk)
-        case .end:
-            if let exchange {
-                exchange.end()
-            } else if let h = head {
-                head = nil
-                var headers = HTTPHeaders()
-                headers.add(name: "Content-Length", value: "0")
-                context.write(wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: .notFound, headers: headers))), promise: nil)
-                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-            }
+        requests.read(unwrapInboundIn(data), context: context) { h in
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Length", value: "0")
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: .notFound, headers: headers))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        exchange?.cancel()
-        exchange = nil
+        requests.cancel()
         context.fireChannelInactive()
     }
 }

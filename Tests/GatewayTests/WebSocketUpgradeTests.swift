@@ -15,14 +15,7 @@ final class WebSocketUpgradeTests: XCTestCase {
             withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in }), withErrorHandling: true)
         // A declined upgrade surfaces as an error event (the request goes on to the HTTP handlers).
         try? channel.writeInbound(ByteBuffer(string: request))
-        channel.embeddedEventLoop.run()
-        var out = ""
-        while let d = try? channel.readOutbound(as: IOData.self) {
-            if case .byteBuffer(let b) = d { out += String(buffer: b) }
-        }
-        while let b = try? channel.readOutbound(as: ByteBuffer.self) { out += String(buffer: b) }
-        _ = try? channel.finish(acceptAlreadyClosed: true)
-        return out
+        return channel.runAndFinish()
     }
 
     func testUpgradeNeedsTheConnectionToken() throws {
@@ -32,5 +25,19 @@ final class WebSocketUpgradeTests: XCTestCase {
         // Without it llhttp parses the next request too; NIO used to hand its parts to the WebSocket
         // decoder, which trapped (found by fuzzing). Now no upgrade happens and nothing traps.
         XCTAssertFalse(try run(head + "\r\nOPTIONS / HTTP/1.1\r\n\r\n").hasPrefix("HTTP/1.1 101"))
+    }
+}
+
+extension EmbeddedChannel {
+    /// Runs what is queued on the loop, then returns everything written as text and closes.
+    func runAndFinish() -> String {
+        embeddedEventLoop.run()
+        var out = ""
+        while let d = try? readOutbound(as: IOData.self) {
+            if case .byteBuffer(let b) = d { out += String(buffer: b) }
+        }
+        while let b = try? readOutbound(as: ByteBuffer.self) { out += String(buffer: b) }
+        _ = try? finish(acceptAlreadyClosed: true)
+        return out
     }
 }
