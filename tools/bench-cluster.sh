@@ -96,11 +96,15 @@ fi
 # --- processes: every member PID is recorded with its kernel start time; only those are signalled --
 declare -A PSTART=()
 MPIDS=() # the current cluster's members, index 1..3
-proc_start_time() { # PID -> start time in clock ticks; empty when gone or a zombie
+proc_fields() { # PID -> the fields of /proc/PID/stat after "(comm)" (state, ppid, ...); fails when gone
   local stat
-  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
-  stat=${stat##*) }
-  set -- $stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  echo "${stat##*) }"
+}
+proc_start_time() { # PID -> start time in clock ticks; empty when gone or a zombie
+  local f
+  f=$(proc_fields "$1") || return 0
+  set -- $f
   [ "$1" = Z ] || echo "${20}"
 }
 track() {
@@ -159,11 +163,10 @@ print(json.dumps(d))' "$1" "$2" "$3" "$4" "${BIN[$2]}" "$5" "$6" "$CLK_TCK" >> "
 }
 CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
 members_cpu_ticks() { # the user+system CPU the current members have used so far, in clock ticks; -1 if one is gone
-  local i stat sum=0
+  local i f sum=0
   for i in 1 2 3; do
-    stat=$(cat "/proc/${MPIDS[$i]}/stat" 2>/dev/null) || { echo -1; return; }
-    stat=${stat##*) }
-    set -- $stat
+    f=$(proc_fields "${MPIDS[$i]}") || { echo -1; return; }
+    set -- $f
     sum=$((sum + ${12} + ${13}))
   done
   echo $sum
