@@ -2,6 +2,7 @@ import Gateway
 import NIOCore
 import NIOHTTP1
 import Server
+import TLS
 
 /// HTTP/1.1 on the client port, as etcd serves it beside gRPC: the JSON gateway under `/v3/` (and
 /// `/v3beta/`), `/health`, `/livez`, `/readyz`, `/version`, `/metrics`.
@@ -22,9 +23,36 @@ final class HTTPEndpoints: ChannelInboundHandler, RemovableChannelHandler {
         self.requests = GatewayRequests(gateway: gateway)
     }
 
+    /// A request refused before routing (`refusesCommonName`), answered once it has ended.
+    private var refused: HTTPRequestHead?
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        requests.read(unwrapInboundIn(data), context: context) { respond($0, context: context) }
+        let part = unwrapInboundIn(data)
+        if case .head(let head) = part, refusesCommonName(head, channel: context.channel) { refused = head }
+        if let head = refused {
+            if case .end = part {
+                refused = nil
+                write(head, Self.commonNameRefusal, context: context, cors: false)
+            }
+            return
+        }
+        requests.read(part, context: context) { respond($0, context: context) }
     }
+
+    /// etcd's access controller: with `--client-cert-auth` and auth enabled, a TLS request under
+    /// `/v3/` (or `/v3beta/`) from a client certificate that names a user is refused, since the
+    /// gateway would act as the server's certificate, not as that user. Nothing else is checked
+    /// first, not even OPTIONS.
+    private func refusesCommonName(_ head: HTTPRequestHead, channel: Channel) -> Bool {
+        guard gateway != nil, node.options.clientCertAuth, node.authStore.isEnabled else { return false }
+        let path = GatewayRequests.path(head.uri)
+        guard path.hasPrefix("/v3/") || path.hasPrefix("/v3beta/") else { return false }
+        return !(TLSEndpoint.connectionPeerCommonName(of: channel) ?? "").isEmpty
+    }
+
+    private static let commonNameRefusal: HealthChecks.Answer =
+        (.badRequest, "text/plain; charset=utf-8",
+         "CommonName of client sending a request against gateway will be ignored and not used as expected\n")
 
     func channelInactive(context: ChannelHandlerContext) {
         requests.cancel()
@@ -81,10 +109,10 @@ final class HTTPEndpoints: ChannelInboundHandler, RemovableChannelHandler {
     private static let notFound: HealthChecks.Answer = (.notFound, "text/plain; charset=utf-8", "404 page not found\n")
 
     private func write(_ head: HTTPRequestHead, _ answer: HealthChecks.Answer, context: ChannelHandlerContext,
-                       allow: String? = nil) {
+                       allow: String? = nil, cors: Bool = true) {
         let (status, contentType, body) = answer
         var headers = HTTPHeaders()
-        ClientPortHeaders.add(to: &headers)
+        if cors { ClientPortHeaders.add(to: &headers) }
         if let allow { headers.add(name: "Allow", value: allow) }
         if !contentType.isEmpty { headers.add(name: "Content-Type", value: contentType) }
         // Go's http.Error (and the probes) mark their text answers nosniff.

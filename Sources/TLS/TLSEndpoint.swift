@@ -159,4 +159,9 @@ extension TLSEndpoint {
         else { return nil }
         return CertificateChecks.commonName(cert)
     }
+
+    /// `verifiedPeerCommonName(of:)` of `channel`, or of its connection for an HTTP/2 stream.
+    public static func connectionPeerCommonName(of channel: Channel) -> String? {
+        verifiedPeerCommonName(of: channel) ?? channel.parent.flatMap { verifiedPeerCommonName(of: $0) }
+    }
 }
