@@ -131,7 +131,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "EtcdSwift", dependencies: [
-            "Config", "API", "Server", "TCPProxy", "TLS", "EtcdMetrics", "EtcdDataDir",
+            "Config", "API", "Gateway", "Server", "TCPProxy", "TLS", "EtcdMetrics", "EtcdDataDir",
             .product(name: "Logging", package: "swift-log"),
         ]),
 

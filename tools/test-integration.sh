@@ -180,9 +180,9 @@ check "/metrics matches etcd's names, types and labels (client port and metrics 
 check "HTTP endpoints over h2 answer as etcd's (nghttp, curl --http2)" $? "$(cat "$work/h2.out")"
 "$here/gateway-ws-check.sh" "$swift_bin" > "$work/ws.out" 2>&1
 check "JSON gateway over WebSocket answers as etcd's" $? "$(cat "$work/ws.out")"
-# Under --client-cert-auth with auth on: a certificate's common name refused on /v3/, /health served.
-"$here/gateway-cert-auth-check.sh" "$swift_bin" > "$work/gwcert.out" 2>&1
-check "client port under --client-cert-auth and auth answers as etcd's" $? "$(cat "$work/gwcert.out")"
+# etcd's access controller: --host-whitelist, --cors, certificate names under --client-cert-auth.
+"$here/client-port-access-check.sh" "$swift_bin" > "$work/access.out" 2>&1
+check "client port access control (--host-whitelist, --cors, --client-cert-auth with auth) answers as etcd's" $? "$(cat "$work/access.out")"
 
 # The watch comparison above means something only if the watcher saw the writes.
 [ "$(grep -c '^w[1-4]$' "$work/watch-$swift_ep")" -ge 7 ]

@@ -21,7 +21,8 @@ public final class ClientServer: Sendable {
     private let logger: Logger
     private let listeners = Mutex<[any Channel]>([])
 
-    public init(node: ServerNode, logger: Logger) {
+    /// `access`: `--cors` and `--host-whitelist` (etcd's access controller).
+    public init(node: ServerNode, logger: Logger, access: ClientPortAccess = ClientPortAccess()) {
         let router = GRPCRouter()
         KVService(node: node).register(on: router)
         MaintenanceService(node: node).register(on: router)
@@ -46,18 +47,22 @@ public final class ClientServer: Sendable {
         self.logger = logger
         // etcd's gateway reaches gRPC over one connection, so the stream limit bounds its calls too.
         let gateway = Gateway(router: router, maxMessageBytes: configuration.maxReceiveMessageSize,
-                              maxConcurrentStreams: streams)
-        let http: @Sendable (Channel) -> EventLoopFuture<Void> = { channel in
-            // etcd's gateway also answers WebSocket upgrades (grpc-websocket-proxy).
-            let upgrader = gateway.webSocketUpgrader { $0.pipeline.removeHandler(name: "http-endpoints") }
+                              maxConcurrentStreams: streams, access: access)
+        // `connection`: where the request came from (an HTTP/2 stream's requests are served on a
+        // channel of their own), which tells its TLS and client certificate.
+        let http: @Sendable (Channel, Channel) -> EventLoopFuture<Void> = { channel, connection in
+            // etcd's gateway also answers WebSocket upgrades (grpc-websocket-proxy), behind its
+            // access controller: a refused request is not upgraded but answered by HTTPEndpoints.
+            let upgrader = gateway.webSocketUpgrader(leaveHTTP: { $0.pipeline.removeHandler(name: "http-endpoints") },
+                                                     refuses: { HTTPEndpoints.refusal(of: $0, on: connection, node: node, access: access) != nil })
             let upgrade: NIOHTTPServerUpgradeSendableConfiguration = (upgraders: [upgrader], completionHandler: { _ in })
             return channel.pipeline.configureHTTPServerPipeline(withServerUpgrade: upgrade, withErrorHandling: true).flatMap {
-                channel.pipeline.addHandler(HTTPEndpoints(node: node, gateway: gateway), name: "http-endpoints")
+                channel.pipeline.addHandler(HTTPEndpoints(node: node, gateway: gateway, connection: connection), name: "http-endpoints")
             }
         }
         // HTTP/2 streams that are not gRPC calls (an h2-only client's JSON) reach the same handlers.
         configuration.plainHTTP = http
-        grpc = GRPCServer(router: router, configuration: configuration, http1Fallback: http)
+        grpc = GRPCServer(router: router, configuration: configuration, http1Fallback: { http($0, $0) })
     }
 
     /// ALPN protocols offered on a TLS client port, in the server's order of preference. gRPC

@@ -1,3 +1,4 @@
+import Logging
 import Gateway
 import NIOCore
 import NIOHTTP1
@@ -17,42 +18,49 @@ final class HTTPEndpoints: ChannelInboundHandler, RemovableChannelHandler {
     private let gateway: Gateway?
     private let requests: GatewayRequests
 
-    init(node: ServerNode, gateway: Gateway?) {
+    /// The connection the requests came on (for an HTTP/2 stream's request, not the channel it is
+    /// served on): its TLS and client certificate are what etcd's access controller checks.
+    private let connection: Channel?
+    /// A request refused before routing, answered once it has ended.
+    private var refused: (head: HTTPRequestHead, answer: HealthChecks.Answer)?
+
+    init(node: ServerNode, gateway: Gateway?, connection: Channel? = nil) {
         self.node = node
         self.gateway = gateway
+        self.connection = connection
         self.requests = GatewayRequests(gateway: gateway)
     }
 
-    /// A request refused before routing (`refusesCommonName`), answered once it has ended.
-    private var refused: HTTPRequestHead?
-
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
-        if case .head(let head) = part, refusesCommonName(head, channel: context.channel) { refused = head }
-        if let head = refused {
+        if case .head(let head) = part, let gateway,
+           let refusal = Self.refusal(of: head, on: connection ?? context.channel, node: node, access: gateway.access) {
+            if let line = refusal.logLine { Self.logger.warning("\(line)") }
+            let (status, text) = ClientPortAccess.answer(refusal)
+            refused = (head, (status, "text/plain; charset=utf-8", text))
+        }
+        if let (head, answer) = refused {
             if case .end = part {
                 refused = nil
-                write(head, Self.commonNameRefusal, context: context, cors: false)
+                write(head, answer, context: context, cors: false)
             }
             return
         }
         requests.read(part, context: context) { respond($0, context: context) }
     }
 
-    /// etcd's access controller: with `--client-cert-auth` and auth enabled, a TLS request under
-    /// `/v3/` (or `/v3beta/`) from a client certificate that names a user is refused, since the
-    /// gateway would act as the server's certificate, not as that user. Nothing else is checked
-    /// first, not even OPTIONS.
-    private func refusesCommonName(_ head: HTTPRequestHead, channel: Channel) -> Bool {
-        guard gateway != nil, node.options.clientCertAuth, node.authStore.isEnabled else { return false }
-        let path = GatewayRequests.path(head.uri)
-        guard path.hasPrefix("/v3/") || path.hasPrefix("/v3beta/") else { return false }
-        return !(TLSEndpoint.connectionPeerCommonName(of: channel) ?? "").isEmpty
+    /// etcd's access controller on the client port: what it refuses before routing (see
+    /// `ClientPortAccess`), given the connection the request came on. Also asked before a WebSocket
+    /// upgrade, which etcd's controller precedes. Call on the connection's loop.
+    static func refusal(of head: HTTPRequestHead, on connection: Channel, node: ServerNode,
+                        access: ClientPortAccess) -> ClientPortAccess.Refusal? {
+        let certificateUsers = node.options.clientCertAuth && node.authStore.isEnabled
+        return access.refusal(of: head, tls: TLSEndpoint.isTLS(connection),
+                              peerCommonName: certificateUsers ? TLSEndpoint.verifiedPeerCommonName(of: connection) : nil,
+                              certificateUsers: certificateUsers)
     }
 
-    private static let commonNameRefusal: HealthChecks.Answer =
-        (.badRequest, "text/plain; charset=utf-8",
-         "CommonName of client sending a request against gateway will be ignored and not used as expected\n")
+    private static let logger = Logger(label: "embed")
 
     func channelInactive(context: ChannelHandlerContext) {
         requests.cancel()
@@ -112,7 +120,8 @@ final class HTTPEndpoints: ChannelInboundHandler, RemovableChannelHandler {
                        allow: String? = nil, cors: Bool = true) {
         let (status, contentType, body) = answer
         var headers = HTTPHeaders()
-        if cors { ClientPortHeaders.add(to: &headers) }
+        // The metrics listener has no access controller in etcd, so no CORS headers either.
+        if cors, let gateway { gateway.access.addCORS(to: &headers, origin: head.headers.first(name: "Origin")) }
         if let allow { headers.add(name: "Allow", value: allow) }
         if !contentType.isEmpty { headers.add(name: "Content-Type", value: contentType) }
         // Go's http.Error (and the probes) mark their text answers nosniff.

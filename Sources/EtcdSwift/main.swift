@@ -2,6 +2,7 @@ import API
 import Config
 import EtcdDataDir
 import EtcdMetrics
+import Gateway
 import Foundation
 import Logging
 import NIOCore
@@ -158,7 +159,8 @@ if config.experimental.initialCorruptCheck && hadData {
 }
 
 let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-let clients = ClientServer(node: node, logger: embedLog)
+let clients = ClientServer(node: node, logger: embedLog,
+                           access: ClientPortAccess(cors: config.cors, hostWhitelist: config.hostWhitelist))
 for url in config.listenClientURLs {
     guard url.scheme == "http" || url.scheme == "https" else {
         mainLog.critical("listen-client-urls \(url): unix sockets are not supported by etcd-swift")

@@ -26,10 +26,11 @@ public struct GRPCServerConfiguration: Sendable {
     /// once per connection, on its loop, once the first HTTP/2 bytes arrived: after any TLS
     /// handshake). Its answer reaches handlers as ``ServerContext/peerCertificateCommonName``.
     public var peerCertificateCommonName: (@Sendable (Channel) -> String?)?
-    /// Installs HTTP/1.1 server handlers on a channel. When set, an HTTP/2 stream whose content-type is not
-    /// gRPC's is served by them (see `PlainStreamBridge`), as etcd serves its HTTP endpoints over h2; when
-    /// nil, such a stream is answered 415.
-    public var plainHTTP: (@Sendable (Channel) -> EventLoopFuture<Void>)?
+    /// Installs HTTP/1.1 server handlers on a channel (the first argument; the second is the HTTP/2
+    /// connection the request came on, which tells its TLS). When set, an HTTP/2 stream whose
+    /// content-type is not gRPC's is served by them (see `PlainStreamBridge`), as etcd serves its HTTP
+    /// endpoints over h2; when nil, such a stream is answered 415.
+    public var plainHTTP: (@Sendable (_ served: Channel, _ connection: Channel) -> EventLoopFuture<Void>)?
 
     public init() {}
 }
@@ -218,7 +219,9 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
         if !call.contentType.hasPrefix("application/grpc") {
             if let serve = configuration.plainHTTP, let context {
                 call.phase = .plain
-                call.bridge = PlainStreamBridge.start(call: call, connection: self, eventLoop: context.eventLoop, serve: serve)
+                let connection = context.channel
+                call.bridge = PlainStreamBridge.start(call: call, connection: self, eventLoop: context.eventLoop,
+                                                      serve: { serve($0, connection) })
                 return
             }
             var block = HeaderBlock()

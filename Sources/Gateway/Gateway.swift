@@ -11,10 +11,14 @@ public final class Gateway: Sendable {
     let maxMessageBytes: Int
     /// Calls in flight at once (`--max-concurrent-streams`); nil when unbounded.
     let slots: StreamSlots?
+    /// `--cors` and `--host-whitelist`: the CORS headers of its answers, the requests refused.
+    public let access: ClientPortAccess
 
-    public init(router: GRPCRouter, maxMessageBytes: Int, maxConcurrentStreams: UInt32 = .max) {
+    public init(router: GRPCRouter, maxMessageBytes: Int, maxConcurrentStreams: UInt32 = .max,
+                access: ClientPortAccess = ClientPortAccess()) {
         self.router = router
         self.maxMessageBytes = maxMessageBytes
+        self.access = access
         slots = maxConcurrentStreams == .max ? nil : StreamSlots(capacity: Int(maxConcurrentStreams))
     }
 
@@ -27,16 +31,6 @@ public final class Gateway: Sendable {
     /// `done` runs on the event loop once the response is complete.
     public func exchange(head: HTTPRequestHead, context: ChannelHandlerContext, done: @escaping () -> Void) -> GatewayExchange {
         GatewayExchange(gateway: self, head: head, context: context, done: done)
-    }
-}
-
-/// Headers etcd's HTTP server puts on every response of the client port (CORS, with `--cors` at its
-/// default `*`).
-public enum ClientPortHeaders {
-    public static func add(to headers: inout HTTPHeaders) {
-        headers.add(name: "Access-Control-Allow-Headers", value: "accept, content-type, authorization")
-        headers.add(name: "Access-Control-Allow-Methods", value: "POST, GET, OPTIONS, PUT, DELETE")
-        headers.add(name: "Access-Control-Allow-Origin", value: "*")
     }
 }
 

@@ -398,7 +398,7 @@ public final class GatewayExchange {
 
     private func baseHeaders() -> HTTPHeaders {
         var headers = HTTPHeaders()
-        ClientPortHeaders.add(to: &headers)
+        gateway.access.addCORS(to: &headers, origin: head.headers.first(name: "Origin"))
         headers.add(name: "Content-Type", value: "application/json")
         return headers
     }
@@ -422,7 +422,7 @@ public final class GatewayExchange {
     /// Go's http.Error: a text body.
     private func writePlain(_ status: HTTPResponseStatus, _ text: String) {
         var headers = HTTPHeaders()
-        ClientPortHeaders.add(to: &headers)
+        gateway.access.addCORS(to: &headers, origin: head.headers.first(name: "Origin"))
         headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
         headers.add(name: "X-Content-Type-Options", value: "nosniff")
         headers.add(name: "Content-Length", value: String(text.utf8.count))

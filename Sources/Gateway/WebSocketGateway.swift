@@ -7,13 +7,15 @@ import NIOWebSocket
 /// and each line of the response body becomes one text message. A `Sec-WebSocket-Protocol` of
 /// `Bearer, <token>` carries the token as the request's `Authorization`.
 extension Gateway {
-    /// The upgrader to install in the client port's HTTP/1.1 pipeline. `leaveHTTP` removes the
-    /// handlers behind the HTTP codec that must not see WebSocket frames.
-    public func webSocketUpgrader(leaveHTTP: @escaping @Sendable (Channel) -> EventLoopFuture<Void>) -> NIOWebSocketServerUpgrader {
+    /// The upgrader to install in the client port's HTTP/1.1 pipeline. `refuses` tells a request
+    /// the access controller refuses (it is then not upgraded, and the HTTP handlers answer it);
+    /// `leaveHTTP` removes the handlers behind the HTTP codec that must not see WebSocket frames.
+    public func webSocketUpgrader(leaveHTTP: @escaping @Sendable (Channel) -> EventLoopFuture<Void>,
+                                  refuses: @escaping @Sendable (HTTPRequestHead) -> Bool = { _ in false }) -> NIOWebSocketServerUpgrader {
         NIOWebSocketServerUpgrader(
             maxFrameSize: 1 << 24,
             shouldUpgrade: { channel, head in
-                guard Gateway.serves(path: head.uri) else { return channel.eventLoop.makeSucceededFuture(nil) }
+                guard Gateway.serves(path: head.uri), !refuses(head) else { return channel.eventLoop.makeSucceededFuture(nil) }
                 // gorilla/websocket (etcd's proxy) refuses an upgrade without the `upgrade` token in
                 // Connection. So must we: llhttp then goes on parsing the bytes after the request,
                 // and NIO hands those HTTP parts to the WebSocket decoder, which traps (fuzzing).

@@ -160,8 +160,8 @@ extension TLSEndpoint {
         return CertificateChecks.commonName(cert)
     }
 
-    /// `verifiedPeerCommonName(of:)` of `channel`, or of its connection for an HTTP/2 stream.
-    public static func connectionPeerCommonName(of channel: Channel) -> String? {
-        verifiedPeerCommonName(of: channel) ?? channel.parent.flatMap { verifiedPeerCommonName(of: $0) }
+    /// Whether `channel` is served over TLS. Call on the channel's loop.
+    public static func isTLS(_ channel: Channel) -> Bool {
+        (try? channel.pipeline.syncOperations.handler(type: NIOSSLHandler.self)) != nil
     }
 }

@@ -27,7 +27,7 @@ final class PlainStreamTests: XCTestCase {
     private func server(plain: Bool) async throws -> TestServer {
         var configuration = GRPCServerConfiguration()
         if plain {
-            configuration.plainHTTP = { channel in
+            configuration.plainHTTP = { channel, _ in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(EchoHTTP1Responder())
                 }

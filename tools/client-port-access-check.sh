@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# tools/gateway-cert-auth-check.sh ETCD_SWIFT_BINARY
-# The client port's HTTP under --client-cert-auth, next to real etcd 3.4. With auth enabled etcd
-# refuses a TLS request under /v3/ whose client certificate has a common name (its gateway would
-# not act as that user), answers /health as before, and a gateway call from a certificate without
-# a common name acts as no user (etcd ignores the common name on gateway calls; the server
-# certificate's, gateway-user here, is not used either) unless it carries a token. Starts both
-# servers with a CA, a server certificate and two client certificates (CN alice; none) made by
-# openssl, sets up the same users and roles through etcdctl, sends the same curl requests to both
-# and compares status, content type and body (ids, revisions and tokens blanked). Exit status 0
-# only when every answer matched.
+# tools/client-port-access-check.sh ETCD_SWIFT_BINARY
+# etcd's access controller on the client port, next to real etcd 3.4; exit status 0 only when every
+# answer matched (status, content type, Access-Control-Allow-Origin and body, with ids, revisions
+# and tokens blanked).
+# 1. Plain HTTP with --host-whitelist and --cors: a request naming another host is refused (421,
+#    DNS rebinding), CORS headers name an allowed Origin and are left out for another.
+# 2. TLS with --client-cert-auth (a CA, a server certificate and two client certificates, CN alice
+#    and none, made by openssl; the same users and roles set up through etcdctl): with auth
+#    enabled etcd refuses a request under /v3/ from a certificate with a common name (its gateway
+#    would not act as that user), still answers /health, and a gateway call from a certificate
+#    without a common name acts as no user (the server certificate's, gateway-user here, is not
+#    used either) unless it carries a token.
 set -u
 swift_bin=$(readlink -f "$1")
-for tool in openssl curl etcdctl python3; do command -v "$tool" >/dev/null || { echo "gateway-cert-auth-check: '$tool' not found" >&2; exit 2; }; done
-work=$(mktemp -d /tmp/etcd-swift-gwcert.XXXXXX)
+for tool in openssl curl etcdctl python3; do command -v "$tool" >/dev/null || { echo "client-port-access-check: '$tool' not found" >&2; exit 2; }; done
+work=$(mktemp -d /tmp/etcd-swift-access.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do { kill -9 "$p"; wait "$p"; } 2>/dev/null; done; rm -rf "$work"; }
 trap cleanup EXIT
@@ -32,20 +34,21 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$pki/ca.key" -subj "/CN=test-
   printf 'extendedKeyUsage=clientAuth\n' > "$pki/nocn.ext" &&
   openssl x509 -req -in "$pki/nocn.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial -days 2 \
     -extfile "$pki/nocn.ext" -out "$pki/nocn.crt" 2>/dev/null ||
-  { echo "gateway-cert-auth-check: openssl failed" >&2; exit 2; }
+  { echo "client-port-access-check: openssl failed" >&2; exit 2; }
 
-start() { # NAME BINARY -> $ep
-  local name=$1 bin=$2 c p
+start() { # NAME BINARY SCHEME FLAGS... -> $ep
+  local name=$1 bin=$2 scheme=$3 c p
+  shift 3
   c=$(free_port); p=$(free_port)
-  "$bin" --name m --data-dir "$work/$name.data" --client-cert-auth --trusted-ca-file "$pki/ca.crt" \
-    --cert-file "$pki/server.crt" --key-file "$pki/server.key" \
-    --listen-client-urls "https://127.0.0.1:$c" --advertise-client-urls "https://127.0.0.1:$c" \
+  "$bin" --name m --data-dir "$work/$name.data" "$@" \
+    --listen-client-urls "$scheme://127.0.0.1:$c" --advertise-client-urls "$scheme://127.0.0.1:$c" \
     --listen-peer-urls "http://127.0.0.1:$p" --initial-advertise-peer-urls "http://127.0.0.1:$p" \
     --initial-cluster "m=http://127.0.0.1:$p" > "$work/$name.log" 2>&1 &
   pids+=("$!")
   ep="127.0.0.1:$c"
   for _ in $(seq 1 100); do
-    ctl "$ep" endpoint health >/dev/null 2>&1 && return 0
+    if [ "$scheme" = https ]; then ctl "$ep" endpoint health >/dev/null 2>&1 && return 0
+    else curl -s -m 1 "http://$ep/health" | grep -q true && return 0; fi
     sleep 0.1
   done
   echo "could not start $name"; tail -n 20 "$work/$name.log"; return 1
@@ -65,14 +68,19 @@ setup() { # EP: users root, gateway-user (reads foo) and alice (reads and writes
     { echo "setup failed on $ep:"; cat "$work/setup.out"; return 1; }
 }
 
-ask() { # EP CERT METHOD PATH [JSON [TOKEN]] -> "status content-type body", ids, revisions, tokens blanked
-  local args=(-s -m 10 --cacert "$pki/ca.crt" --cert "$pki/$2.crt" --key "$pki/$2.key" -o "$work/out"
-              -w '%{http_code} %{content_type}' -X "$3")
-  [ -n "${5:-}" ] && args+=(-H 'content-type: application/json' -d "$5")
-  [ -n "${6:-}" ] && args+=(-H "Authorization: $6")
-  local head
-  head=$(curl "${args[@]}" "https://$1$4")
-  echo "$head $(tr -d '\n' < "$work/out")" |
+ask() { # URL CERT METHOD PATH [JSON [TOKEN [HEADER...]]] -> "status content-type allow-origin body"
+  local url=$1 cert=$2 method=$3 path=$4 json=${5:-} token=${6:-}
+  shift $(( $# < 6 ? $# : 6 ))
+  local args=(-s -m 10 -o "$work/out" -D "$work/headers" -w '%{http_code} %{content_type}' -X "$method")
+  [ "$cert" != - ] && args+=(--cacert "$pki/ca.crt" --cert "$pki/$cert.crt" --key "$pki/$cert.key")
+  [ -n "$json" ] && args+=(-H 'content-type: application/json' -d "$json")
+  [ -n "$token" ] && args+=(-H "Authorization: $token")
+  local h
+  for h in "$@"; do args+=(-H "$h"); done
+  local head origin
+  head=$(curl "${args[@]}" "$url$path")
+  origin=$(grep -i '^access-control-allow-origin:' "$work/headers" | tr -d '\r' | cut -d' ' -f2-)
+  echo "$head [${origin}] $(tr -d '\n' < "$work/out")" |
     sed -E -e 's/"(cluster_id|member_id|revision|raft_term|create_revision|mod_revision)":"[0-9]+"/"\1":"-"/g' \
            -e 's/"token":"[^"]*"/"token":"-"/g'
 }
@@ -82,20 +90,44 @@ token() { # EP -> root's token (asked with the certificate without a common name
     python3 -c 'import json,sys; print(json.load(sys.stdin).get("token",""))' 2>/dev/null
 }
 
-start real /usr/bin/etcd || exit 1
-real=$ep
-start swift "$swift_bin" || exit 1
-swift=$ep
-setup "$real" || exit 1
-setup "$swift" || exit 1
 fail=0
 same() { # WHAT WANT GOT
   if [ "$2" = "$3" ]; then echo "ok   $1: ${3:0:120}"; else echo "FAIL $1: got '$3', etcd answers '$2'"; fail=1; fi
 }
+
+# --- 1. plain HTTP: --host-whitelist and --cors ---------------------------------------------------
+access=(--host-whitelist example.com,127.0.0.1 --cors https://good.example:8443) # etcd's --cors takes host:port URLs
+start real-http /usr/bin/etcd http "${access[@]}" || exit 1
+real_http=http://$ep
+start swift-http "$swift_bin" http "${access[@]}" || exit 1
+swift_http=http://$ep
+plain() { # WHAT METHOD PATH JSON HEADER...
+  local what=$1 method=$2 path=$3 json=$4
+  shift 4
+  same "$what" "$(ask "$real_http" - "$method" "$path" "$json" "" "$@")" "$(ask "$swift_http" - "$method" "$path" "$json" "" "$@")"
+}
+plain "whitelisted host with a port" POST /v3/kv/put '{"key":"Zm9v","value":"YmFy"}' 'Host: example.com:2379'
+plain "other host: gateway refused" POST /v3/kv/range '{"key":"Zm9v"}' 'Host: evil.example:2379'
+plain "other host: /health refused" GET /health '' 'Host: evil.example'
+plain "other host: OPTIONS refused" OPTIONS /v3/kv/range '' 'Host: evil.example'
+plain "allowed origin is named" POST /v3/kv/range '{"key":"Zm9v"}' 'Origin: https://good.example:8443'
+plain "other origin: no CORS headers" POST /v3/kv/range '{"key":"Zm9v"}' 'Origin: https://bad.example'
+plain "allowed origin: OPTIONS" OPTIONS /v3/kv/range '' 'Origin: https://good.example:8443'
+plain "allowed origin: /version" GET /version '' 'Origin: https://good.example:8443'
+plain "allowed origin: unknown path" GET /nothing '' 'Origin: https://good.example:8443'
+
+# --- 2. TLS: --client-cert-auth with auth -----------------------------------------------------------
+tls=(--client-cert-auth --trusted-ca-file "$pki/ca.crt" --cert-file "$pki/server.crt" --key-file "$pki/server.key")
+start real /usr/bin/etcd https "${tls[@]}" || exit 1
+real=$ep
+start swift "$swift_bin" https "${tls[@]}" || exit 1
+swift=$ep
+setup "$real" || exit 1
+setup "$swift" || exit 1
 check() { # WHAT CERT METHOD PATH [JSON [token]]
   local rt="" st=""
   [ -n "${6:-}" ] && { rt=$real_token; st=$swift_token; }
-  same "$1" "$(ask "$real" "$2" "$3" "$4" "${5:-}" "$rt")" "$(ask "$swift" "$2" "$3" "$4" "${5:-}" "$st")"
+  same "$1" "$(ask "https://$real" "$2" "$3" "$4" "${5:-}" "$rt")" "$(ask "https://$swift" "$2" "$3" "$4" "${5:-}" "$st")"
 }
 real_token=""; swift_token=""
 check "auth off: alice's certificate reaches the gateway" alice POST /v3/kv/range '{"key":"Zm9v"}'
