@@ -123,7 +123,7 @@ let package = Package(
         ]),
         // gRPC services, HTTP endpoints, protobuf <-> server calls.
         .target(name: "API", dependencies: [
-            "GRPC", "Gateway", "Server", "Auth", "EtcdProto", "Config", "TLS", "EtcdMetrics",
+            "GRPC", "Gateway", "Server", "Auth", "EtcdProto", "Config", "TLS", "EtcdMetrics", "GoSyntax",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

@@ -60,6 +60,8 @@ public enum ConfigParser {
         "experimental-peer-skip-client-san-verification", "client-cert-allowed-hostname",
         "experimental-initial-corrupt-check", "experimental-corrupt-check-time",
         "strict-reconfig-check", "auth-token", "auth-token-ttl", "bcrypt-cost",
+        "listen-metrics-urls", "metrics", "max-concurrent-streams", "wal-dir", "cors", "host-whitelist",
+        "auto-compaction-mode", "auto-compaction-retention",
     ]
 
     /// The usage lines etcd prints to stderr with help and after a flag syntax error.

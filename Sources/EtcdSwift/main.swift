@@ -141,6 +141,25 @@ if options.joinExisting && !ServerNode.hasLog(dataDir: options.dataDir) {
     options.existingCluster = existing
 }
 
+// Auto compaction's retention is read as etcd's StartEtcd reads it; a bad one stops the start.
+let autoCompaction: AutoCompaction?
+do {
+    switch try config.autoCompactionRetentionValue() {
+    case .period(let period) where period > .zero:
+        // A config file may leave the mode out; etcd then has no compactor for a duration.
+        guard config.autoCompactionMode == "periodic" else {
+            mainLog.critical("unsupported compaction mode \(config.autoCompactionMode)")
+            exit(1)
+        }
+        autoCompaction = .periodic(period)
+    case .revisions(let count) where count > 0: autoCompaction = .revisions(Int64(count))
+    default: autoCompaction = nil
+    }
+} catch {
+    mainLog.critical("\(error.message)")
+    exit(1)
+}
+
 let node: ServerNode
 do {
     node = try ServerNode(options: options, logger: Logger(label: "etcdserver"))
@@ -203,6 +222,7 @@ for url in config.listenClientURLs {
     }
 }
 SystemdNotify.ready()
+let compactor = autoCompaction.flatMap { AutoCompactor.start($0, node: node) }
 
 // Graceful shutdown on SIGTERM / SIGINT, as etcd's osutil handler does.
 let stopRequested = AsyncStream<Int32> { continuation in
@@ -224,6 +244,7 @@ for await sig in stopRequested {
     }
     break
 }
+compactor?.stop()
 await node.shutdown()
 await clients.shutdown()
 await metricsServer.shutdown()

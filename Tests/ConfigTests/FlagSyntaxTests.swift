@@ -211,7 +211,7 @@ final class FlagSyntaxTests: XCTestCase {
         XCTAssertEqual(runConfig(["--enable-v2=false", "--proxy", "off", "--auto-compaction-retention=0"])?.unsupported, [])
         let cfg = try XCTUnwrap(runConfig(["--auto-tls", "--metrics", "extensive", "--name", "x",
                                            "--max-txn-ops", "64", "--pre-vote"]))
-        XCTAssertEqual(cfg.unsupported, ["metrics", "pre-vote"])
+        XCTAssertEqual(cfg.unsupported, ["pre-vote"])
         XCTAssertEqual(cfg.metrics, "extensive")
         XCTAssertEqual(cfg.maxTxnOps, 64)
         let custom = try XCTUnwrap(runConfig(["--pre-vote", "--name", "x"], supported: ["pre-vote"]))
