@@ -180,9 +180,9 @@ check "/metrics matches etcd's names, types and labels (client port and metrics 
 check "HTTP endpoints over h2 answer as etcd's (nghttp, curl --http2)" $? "$(cat "$work/h2.out")"
 "$here/gateway-ws-check.sh" "$swift_bin" > "$work/ws.out" 2>&1
 check "JSON gateway over WebSocket answers as etcd's" $? "$(cat "$work/ws.out")"
-# --auto-compaction-retention: history older than the retention is compacted by the leader.
-"$here/auto-compaction-check.sh" "$swift_bin" > "$work/autocompact.out" 2>&1
-check "auto compaction (periodic retention, a bad retention) as etcd's" $? "$(cat "$work/autocompact.out")"
+# --auto-compaction-*, --experimental-watch-progress-notify-interval, next to real etcd.
+"$here/server-flags-check.sh" "$swift_bin" > "$work/flags.out" 2>&1
+check "server flags (auto compaction, watch progress notify interval) as etcd's" $? "$(cat "$work/flags.out")"
 # etcd's access controller: --host-whitelist, --cors, certificate names under --client-cert-auth.
 "$here/client-port-access-check.sh" "$swift_bin" > "$work/access.out" 2>&1
 check "client port access control (--host-whitelist, --cors, --client-cert-auth with auth) answers as etcd's" $? "$(cat "$work/access.out")"

@@ -116,6 +116,13 @@ options.authToken = config.authToken
 options.authTokenTTL = config.authTokenTTL
 options.bcryptCost = config.bcryptCost
 options.corruptCheckInterval = config.experimental.corruptCheckTime
+if config.experimental.watchProgressNotifyInterval > .zero {
+    let minimum = Duration.milliseconds(100)
+    if config.experimental.watchProgressNotifyInterval < minimum {
+        Logger(label: "etcdserver/api/v3rpc").warning("adjusting watch progress notify interval to minimum period 100ms")
+    }
+    options.watchProgressNotifyInterval = max(config.experimental.watchProgressNotifyInterval, minimum)
+}
 // A data dir real etcd 3.4 wrote is converted once, before anything reads it (etcd's files stay).
 if EtcdImport.needed(dataDir: options.dataDir) {
     let importLog = Logger(label: "etcdserver")

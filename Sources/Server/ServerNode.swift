@@ -96,7 +96,8 @@ public final class ServerNode: Sendable {
         auth = try AuthStore(backend: storage.backend,
                              tokens: makeTokenProvider(options.authToken, simpleTTL: .seconds(options.authTokenTTL)),
                              bcryptCost: options.bcryptCost)
-        watchable = WatchableStore(store: storage.store)
+        watchable = WatchableStore(store: storage.store,
+                                   options: WatchableStore.Options(progressInterval: options.watchProgressNotifyInterval))
         alarms = try AlarmSet(backend: storage.backend)
         membership = try Membership(localID: memberID, clusterID: clusterID, backend: storage.backend)
         for (key, lease) in storage.store.restoredLeases { try? lessor.attach(id: lease, key: key) }

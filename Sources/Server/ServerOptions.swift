@@ -37,6 +37,8 @@ public struct ServerOptions: Sendable {
     public var corruptCheckInterval: Duration = .zero
     /// `--metrics extensive`: gRPC handling-time histograms too.
     public var extensiveMetrics = false
+    /// `--experimental-watch-progress-notify-interval` (etcd's default when not set: 10 minutes).
+    public var watchProgressNotifyInterval: Duration = .seconds(600)
     /// `--client-cert-auth`: a call without a token acts as its client certificate's common name.
     public var clientCertAuth = false
 

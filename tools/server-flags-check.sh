@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# tools/auto-compaction-check.sh ETCD_SWIFT_BINARY
-# --auto-compaction-retention next to real etcd 3.4: with a periodic retention of 1s, history older
-# than that is compacted by itself (a read at an old revision fails as compacted, the log says
-# "compactor: Finished auto-compaction at revision N"); a retention that is not a duration stops
-# the start with etcd's message. Exit status 0 only when both behave alike.
+# tools/server-flags-check.sh ETCD_SWIFT_BINARY
+# Server flags next to real etcd 3.4; exit status 0 only when both behave alike.
+# --auto-compaction-retention: with a periodic retention of 1s, history older than that is
+# compacted by itself (a read at an old revision fails as compacted, the log says "compactor:
+# Finished auto-compaction at revision N"); a retention that is not a duration stops the start
+# with etcd's message.
+# --experimental-watch-progress-notify-interval: a progress_notify watcher (python etcd3) of an
+# idle key gets empty responses at that interval (200ms: at least 5 in 2 s).
 set -u
 swift_bin=$(readlink -f "$1")
-work=$(mktemp -d /tmp/etcd-swift-autocompact.XXXXXX)
+work=$(mktemp -d /tmp/etcd-swift-flags.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do { kill -9 "$p"; wait "$p"; } 2>/dev/null; done; rm -rf "$work"; }
 trap cleanup EXIT
@@ -17,16 +20,22 @@ same() { # WHAT WANT GOT
   if [ "$2" = "$3" ]; then echo "ok   $1: $3"; else echo "FAIL $1: got '$3', etcd answers '$2'"; fail=1; fi
 }
 
-run() { # NAME BINARY -> the read at revision 2 after the history aged, and whether the log says so
-  local name=$1 bin=$2 c p pid i
+start() { # NAME BINARY FLAGS... -> $ep, $pid
+  local name=$1 bin=$2 c p
+  shift 2
   c=$(free_port); p=$(free_port)
-  "$bin" --name m --data-dir "$work/$name.data" --auto-compaction-retention=1s \
+  "$bin" --name m --data-dir "$work/$name.data" "$@" \
     --listen-client-urls "http://127.0.0.1:$c" --advertise-client-urls "http://127.0.0.1:$c" \
     --listen-peer-urls "http://127.0.0.1:$p" --initial-advertise-peer-urls "http://127.0.0.1:$p" \
     --initial-cluster "m=http://127.0.0.1:$p" > "$work/$name.log" 2>&1 &
   pid=$!; pids+=("$pid")
   ep="127.0.0.1:$c"
   for _ in $(seq 1 100); do ctl endpoint health >/dev/null 2>&1 && break; sleep 0.1; done
+}
+
+run() { # NAME BINARY -> the read at revision 2 after the history aged, and whether the log says so
+  local name=$1 bin=$2 i
+  start "$name" "$bin" --auto-compaction-retention=1s
   for i in 1 2 3 4 5; do ctl put foo "v$i" > /dev/null; done
   sleep 3
   ctl put foo v6 > /dev/null
@@ -40,4 +49,20 @@ same "1s retention: old revisions are compacted" "$(run real /usr/bin/etcd | tr 
 
 bad() { timeout 10 "$1" --data-dir "$work/bad-$2.data" --auto-compaction-retention=abc 2>&1 | grep -o 'error parsing CompactionRetention.*'; }
 same "a retention that is not a duration stops the start" "$(bad /usr/bin/etcd real)" "$(bad "$swift_bin" swift)"
+progress() { # NAME BINARY -> whether a progress_notify watcher got 5 or more progress responses in 2 s
+  start "$1" "$2" --experimental-watch-progress-notify-interval=200ms
+  /usr/bin/python3 - "${ep#*:}" <<'PY'
+import sys, time, etcd3
+c = etcd3.client(host="127.0.0.1", port=int(sys.argv[1]))
+c.put("foo", "bar")
+got = []
+wid = c.add_watch_callback("foo", got.append, progress_notify=True)
+time.sleep(2)
+c.cancel_watch(wid)
+n = sum(1 for r in got if not isinstance(r, Exception) and not r.events)
+print("5 or more progress responses" if n >= 5 else "%d progress responses" % n)
+PY
+  kill "$pid"; wait "$pid" 2>/dev/null
+}
+same "200ms watch progress notify interval" "$(progress real-progress /usr/bin/etcd)" "$(progress swift-progress "$swift_bin")"
 exit $fail
