@@ -82,6 +82,6 @@ cluster-test: build cluster-test-run
 # over peer TLS.
 cluster-test-run:
 	tools/test-cluster.sh $(BIN_DEBUG)
-	SCENARIOS="walkthrough kill-leader follower-restart-snapshot isolated-member sigterm-leader member-replace members-api corrupt-check" tools/test-cluster.sh $(BIN_DEBUG),/usr/bin/etcd,/usr/bin/etcd
+	SCENARIOS="walkthrough kill-leader follower-restart-snapshot isolated-member isolated-prevote sigterm-leader member-replace members-api corrupt-check" tools/test-cluster.sh $(BIN_DEBUG),/usr/bin/etcd,/usr/bin/etcd
 	PEER_TLS=1 SCENARIOS="walkthrough kill-leader follower-restart-snapshot member-replace" tools/test-cluster.sh $(BIN_DEBUG)
 	PEER_TLS=1 SCENARIOS="walkthrough kill-leader" tools/test-cluster.sh $(BIN_DEBUG),/usr/bin/etcd,/usr/bin/etcd

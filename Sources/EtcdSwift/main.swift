@@ -116,6 +116,7 @@ options.authToken = config.authToken
 options.authTokenTTL = config.authTokenTTL
 options.bcryptCost = config.bcryptCost
 options.corruptCheckInterval = config.experimental.corruptCheckTime
+options.preVote = config.preVote
 if config.experimental.watchProgressNotifyInterval > .zero {
     let minimum = Duration.milliseconds(100)
     if config.experimental.watchProgressNotifyInterval < minimum {

@@ -107,6 +107,7 @@ public final class ServerNode: Sendable {
 
         var config = RaftConfig(id: memberID, electionTick: options.electionTicks, heartbeatTick: 1)
         config.checkQuorum = true
+        config.preVote = options.preVote
         config.maxSizePerMsg = 1 << 20
         config.maxInflightMsgs = 512
         config.maxUncommittedEntriesSize = 1 << 30

@@ -22,6 +22,8 @@ public struct ServerOptions: Sendable {
     public var electionTimeoutMs: Int = 1000
     /// `--strict-reconfig-check`: refuse membership changes that could cost the quorum.
     public var strictReconfigCheck = true
+    /// `--pre-vote`: raft's pre-election, so a partitioned member rejoining does not disrupt the leader.
+    public var preVote = false
     /// `--initial-cluster-state existing`: join a running cluster instead of bootstrapping one.
     public var joinExisting = false
     /// The running cluster a new member joins (fetched from its peers before the member starts).
