@@ -193,7 +193,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "APITests", dependencies: [
-            "API", "Server", "EtcdProto", "GRPC",
+            "API", "Server", "EtcdProto", "GRPC", "GoSyntax",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),

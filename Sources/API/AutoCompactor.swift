@@ -17,7 +17,6 @@ public enum AutoCompaction: Sendable, Equatable {
 /// the start, then every compact interval (the period, an hour at most) since the last success, the
 /// sample taken a whole period ago is compacted.
 struct PeriodicCompaction {
-    let period: Duration
     /// Between samples, and between attempts after a failure.
     let retryInterval: Duration
     /// Samples kept: the oldest is a period old.
@@ -28,7 +27,6 @@ struct PeriodicCompaction {
     private var baseInterval: Duration
 
     init(period: Duration, start: ContinuousClock.Instant) {
-        self.period = period
         compactInterval = min(period, .seconds(3600))
         retryInterval = compactInterval / 10
         retentions = Int(period / retryInterval) + 1
@@ -103,8 +101,8 @@ public final class AutoCompactor: Sendable {
 
     private static func runPeriodic(_ period: Duration, node: ServerNode) async {
         var policy = PeriodicCompaction(period: period, start: .now)
-        let retention = GoSyntax.formatDuration(nanoseconds: nanoseconds(period))
-        let retry = GoSyntax.formatDuration(nanoseconds: nanoseconds(policy.retryInterval))
+        let retention = GoSyntax.formatDuration(period)
+        let retry = GoSyntax.formatDuration(policy.retryInterval)
         while !Task.isCancelled {
             policy.record(node.currentRevision)
             try? await Task.sleep(for: policy.retryInterval)
@@ -118,7 +116,7 @@ public final class AutoCompactor: Sendable {
 
     private static func runRevision(_ retention: Int64, node: ServerNode) async {
         var policy = RevisionCompaction(retention: retention)
-        let retry = GoSyntax.formatDuration(nanoseconds: nanoseconds(RevisionCompaction.interval))
+        let retry = GoSyntax.formatDuration(RevisionCompaction.interval)
         while !Task.isCancelled {
             try? await Task.sleep(for: RevisionCompaction.interval)
             guard !Task.isCancelled else { return }
@@ -142,9 +140,5 @@ public final class AutoCompactor: Sendable {
         }
         logger.notice("Finished auto-compaction at revision \(revision)")
         return true
-    }
-
-    private static func nanoseconds(_ d: Duration) -> Int64 {
-        d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000
     }
 }

@@ -203,6 +203,11 @@ public enum GoSyntax {
         "[" + list.map { quote($0) }.joined(separator: " ") + "]"
     }
 
+    /// Go's `time.Duration.String()` of `d` (to the nanosecond, as Go's Duration holds it).
+    public static func formatDuration(_ d: Duration) -> String {
+        formatDuration(nanoseconds: d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000)
+    }
+
     /// Go's `time.Duration.String()`, used for help defaults and raw values.
     public static func formatDuration(nanoseconds ns: Int64) -> String {
         if ns == 0 { return "0s" }

@@ -1,3 +1,4 @@
+import GoSyntax
 import XCTest
 @testable import API
 
@@ -40,6 +41,13 @@ final class AutoCompactionTests: XCTestCase {
         let p = PeriodicCompaction(period: .seconds(24 * 3600), start: .now)
         XCTAssertEqual(p.retryInterval, .seconds(360))
         XCTAssertEqual(p.retentions, 241)
+    }
+
+    func testLogLinesWriteDurationsAsGoDoes() {
+        XCTAssertEqual(GoSyntax.formatDuration(.seconds(3600)), "1h0m0s")
+        XCTAssertEqual(GoSyntax.formatDuration(.seconds(300)), "5m0s")
+        XCTAssertEqual(GoSyntax.formatDuration(.milliseconds(100)), "100ms")
+        XCTAssertEqual(GoSyntax.formatDuration(.seconds(1)), "1s")
     }
 
     func testRevisionKeepsTheRetentionAndSkipsWhatItCompactedLast() {
