@@ -74,7 +74,7 @@ cluster: release
 
 # Three-member scenarios: walkthrough, leader killed, follower restarted from a snapshot, isolated
 # member, leader stopped, members replaced, the Cluster API through clientv3, corruption checks,
-# a rolling migration from real etcd 3.4 under load (SIGTERM and SIGKILL) (SCENARIOS="..." picks some).
+# --force-new-cluster after the loss of the others, a rolling migration from real etcd 3.4 under load (SIGTERM and SIGKILL) (SCENARIOS="..." picks some).
 cluster-test: build cluster-test-run
 
 # Three etcd-swift members, then the mixed cluster (one etcd-swift member, two real etcd 3.4
@@ -82,6 +82,6 @@ cluster-test: build cluster-test-run
 # over peer TLS.
 cluster-test-run:
 	tools/test-cluster.sh $(BIN_DEBUG)
-	SCENARIOS="walkthrough kill-leader follower-restart-snapshot isolated-member isolated-prevote sigterm-leader member-replace members-api corrupt-check" tools/test-cluster.sh $(BIN_DEBUG),/usr/bin/etcd,/usr/bin/etcd
+	SCENARIOS="walkthrough kill-leader follower-restart-snapshot isolated-member isolated-prevote sigterm-leader member-replace members-api corrupt-check force-new-cluster" tools/test-cluster.sh $(BIN_DEBUG),/usr/bin/etcd,/usr/bin/etcd
 	PEER_TLS=1 SCENARIOS="walkthrough kill-leader follower-restart-snapshot member-replace" tools/test-cluster.sh $(BIN_DEBUG)
 	PEER_TLS=1 SCENARIOS="walkthrough kill-leader" tools/test-cluster.sh $(BIN_DEBUG),/usr/bin/etcd,/usr/bin/etcd

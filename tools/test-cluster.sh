@@ -34,6 +34,10 @@
 #                              refuses to start; restarted without: the leader's periodic check
 #                              (--experimental-corrupt-check-time 1s) raises CORRUPT, seen on all
 #                              three, puts fail; m1 stopped, `alarm disarm` through another member
+#   force-new-cluster          20 keys written, all three stopped, m1 restarted with
+#                              --force-new-cluster: it alone is the cluster (member list of one,
+#                              it leads, every key reads back, puts work, its log says it forced
+#                              the restart); restarted once more without the flag, it stays so
 #   rolling-migration          three real etcd 3.4 members (MIGRATE_FROM, default /usr/bin/etcd) and
 #                              16 writers; one member at a time (a follower, the leader, the last
 #                              one) gets SIGTERM and is started in place with its binary (the same
@@ -51,7 +55,7 @@
 # with; default /usr/bin/etcd).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-ALL_SCENARIOS="walkthrough kill-leader follower-restart-snapshot isolated-member isolated-prevote sigterm-leader member-replace members-api corrupt-check rolling-migration rolling-migration-kill"
+ALL_SCENARIOS="walkthrough kill-leader follower-restart-snapshot isolated-member isolated-prevote sigterm-leader member-replace members-api corrupt-check force-new-cluster rolling-migration rolling-migration-kill"
 SCENARIOS=${SCENARIOS:-$ALL_SCENARIOS}
 
 usage() { sed -n '2,49p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -831,6 +835,37 @@ sc_corrupt_check() {
 # same flags (--initial-cluster-state new stays: a member with data ignores it) on the same data dir.
 # The writers pause 10 ms between their puts: fewer than etcd's 100,000 entries before a snapshot,
 # so no member ever needs a raft snapshot from a member of the other kind.
+# force-new-cluster: see the header (disaster recovery after the loss of a quorum).
+sc_force_new_cluster() {
+  new_cluster || return 1
+  local i out n lead
+  for i in $(seq 1 20); do ctl "$ALL" put "fnc/k$i" "v$i" > /dev/null || fail "put fnc/k$i: $(ctl_err)" || return; done
+  for i in 1 2 3; do kill_member "$i" TERM || return 1; done
+  MPID=([1]="" [2]="" [3]="")
+  info "20 keys written; all three members stopped"
+  EXTRA+=(--force-new-cluster)
+  start_member 1
+  unset 'EXTRA[${#EXTRA[@]}-1]'
+  wait_healthy 1 || return 1
+  for n in 1 2; do
+    out=$(ctl "${EP[1]}" member list) || fail "member list on m1: $(ctl_err)" || return
+    [ "$(echo "$out" | wc -l)" = 1 ] && echo "$out" | grep -q ", m1, " ||
+      fail "member list after --force-new-cluster (start $n): $(echo "$out" | tr '\n' ';')" || return
+    lead=$("$CC" status -endpoints "${EP[1]}" -timeout 2s 2>>"$SDIR/clustercheck.err")
+    [ "$(field is_leader "$lead")" = true ] || fail "m1 does not lead alone (start $n): $lead" || return
+    out=$(ctl "${EP[1]}" get fnc/ --prefix --keys-only | grep -c '^fnc/') || true
+    [ "$out" = $((19 + n)) ] || fail "$out of $((19 + n)) keys read back from m1 (start $n)" || return
+    ctl "${EP[1]}" put "fnc/after$n" v > /dev/null || fail "put on m1 alone (start $n): $(ctl_err)" || return
+    [ "$n" = 2 ] && break
+    grep -q "forcing restart of member" "${MLOG[1]}" || fail "m1's log does not say it forced the restart" || return
+    info "m1 restarted with --force-new-cluster: the only member, leader, 20 keys, puts work"
+    kill_member 1 TERM || return 1
+    start_member 1
+    wait_healthy 1 || return 1
+  done
+  info "restarted again without the flag: still the only member and the leader"
+}
+
 sc_rolling_migration() { rolling_migration TERM; }
 sc_rolling_migration_kill() { rolling_migration KILL; }
 rolling_migration() {

@@ -62,7 +62,7 @@ public enum ConfigParser {
         "strict-reconfig-check", "auth-token", "auth-token-ttl", "bcrypt-cost",
         "listen-metrics-urls", "metrics", "max-concurrent-streams", "wal-dir", "cors", "host-whitelist",
         "auto-compaction-mode", "auto-compaction-retention", "experimental-watch-progress-notify-interval",
-        "pre-vote",
+        "pre-vote", "force-new-cluster",
     ]
 
     /// The usage lines etcd prints to stderr with help and after a flag syntax error.

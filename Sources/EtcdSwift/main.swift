@@ -67,6 +67,7 @@ for flag in config.unsupported {
     mainLog.warning("flag --\(flag) is not supported yet by etcd-swift; it is ignored")
 }
 embedLog.info("name = \(config.name)")
+if config.forceNewCluster { embedLog.info("force new cluster") }
 embedLog.info("data dir = \(config.dataDir)")
 embedLog.info("member dir = \(config.memberDir)")
 embedLog.info("heartbeat = \(config.heartbeatIntervalMs)ms")
@@ -117,6 +118,7 @@ options.authTokenTTL = config.authTokenTTL
 options.bcryptCost = config.bcryptCost
 options.corruptCheckInterval = config.experimental.corruptCheckTime
 options.preVote = config.preVote
+options.forceNewCluster = config.forceNewCluster
 if config.experimental.watchProgressNotifyInterval > .zero {
     let minimum = Duration.milliseconds(100)
     if config.experimental.watchProgressNotifyInterval < minimum {

@@ -118,18 +118,31 @@ public final class ServerNode: Sendable {
             if recovered.snapshot.index > storage.store.consistentIndex {
                 applier.installSnapshot(SnapshotMetadata(index: recovered.snapshot.index, term: recovered.snapshot.term))
             }
+            var snapshotVoters: [UInt64] = []
             if recovered.snapshot.index > 0 {
-                let voters = membership.members.filter { !$0.isLearner }.map(\.id)
+                snapshotVoters = membership.members.filter { !$0.isLearner }.map(\.id)
                 let learners = membership.members.filter(\.isLearner).map(\.id)
                 try raftStorage.applySnapshot(Snapshot(metadata: SnapshotMetadata(
-                    confState: ConfState(voters: voters, learners: learners),
+                    confState: ConfState(voters: snapshotVoters, learners: learners),
                     index: recovered.snapshot.index, term: recovered.snapshot.term)))
             }
-            raftStorage.append(recovered.entries)
-            raftStorage.setHardState(recovered.hardState)
+            var entries = recovered.entries
+            var hardState = recovered.hardState
+            if options.forceNewCluster {
+                let standalone = StandaloneRestart(selfID: memberID, voters: snapshotVoters, entries: entries, hardState: hardState)
+                if standalone.discarded > 0 { logger.info("discarding \(standalone.discarded) uncommitted WAL entries ") }
+                // Saved without a hard state, as etcd does: the commit index is raft's to persist.
+                try storage.save(hardState: nil, entries: standalone.appended, sync: true)
+                entries = standalone.entries
+                hardState = standalone.hardState
+                logger.info("forcing restart of member \(Identity.hex(memberID)) in cluster \(Identity.hex(clusterID)) at commit index \(hardState.commit)")
+            } else {
+                logger.info("restarting member \(Identity.hex(memberID)) in cluster \(Identity.hex(clusterID)) at commit index \(hardState.commit)")
+            }
+            raftStorage.append(entries)
+            raftStorage.setHardState(hardState)
             config.applied = recovered.snapshot.index
             node = try RawNode(config: config, storage: raftStorage)
-            logger.info("restarting member \(Identity.hex(memberID)) in cluster \(Identity.hex(clusterID)) at commit index \(recovered.hardState.commit)")
             membership.logRecoveredVersion()
         } else {
             try storage.createLog(memberID: memberID, clusterID: clusterID)

@@ -24,6 +24,8 @@ public struct ServerOptions: Sendable {
     public var strictReconfigCheck = true
     /// `--pre-vote`: raft's pre-election, so a partitioned member rejoining does not disrupt the leader.
     public var preVote = false
+    /// `--force-new-cluster`: a member with a WAL restarts as the only member of its cluster.
+    public var forceNewCluster = false
     /// `--initial-cluster-state existing`: join a running cluster instead of bootstrapping one.
     public var joinExisting = false
     /// The running cluster a new member joins (fetched from its peers before the member starts).
