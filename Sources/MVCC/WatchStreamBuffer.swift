@@ -10,9 +10,17 @@
 /// `@unchecked Sendable`: every `var` is guarded by `mutex` (a leaf lock: nothing else is taken
 /// while it is held).
 final class StreamBuffer: @unchecked Sendable {
-    private struct Item {
+    struct Item {
         var response: WatchResponse
         var needPrevKV: Bool
+    }
+
+    /// A waiting consumer and the response handed to it, to be resumed once the producer has
+    /// released its locks (see `WatchWakeups`).
+    struct Handoff {
+        let consumer: CheckedContinuation<Item?, Never>
+        let item: Item
+        func resume() { consumer.resume(returning: item) }
     }
 
     private let mutex = WatchMutex()
@@ -40,10 +48,19 @@ final class StreamBuffer: @unchecked Sendable {
 
     /// Queues `response` unless the buffer is full (false). A closed buffer swallows it (true).
     func offer(_ response: WatchResponse, needPrevKV: Bool) -> Bool {
+        var wakeups = WatchWakeups()
+        let accepted = offer(response, needPrevKV: needPrevKV, wakeups: &wakeups)
+        wakeups.resumeAll()
+        return accepted
+    }
+
+    /// `offer`, leaving the waiting consumer (if any) in `wakeups` for the caller to resume.
+    func offer(_ response: WatchResponse, needPrevKV: Bool, wakeups: inout WatchWakeups) -> Bool {
         let item = Item(response: response, needPrevKV: needPrevKV)
         let (handoff, accepted): (CheckedContinuation<Item?, Never>?, Bool) = mutex.withLock {
             if closed { return (nil, true) }
-            // A waiting consumer means the ring is empty, so handing over keeps the order.
+            // A waiting consumer means the ring is empty, so handing over keeps the order: later
+            // offers queue behind the handed item until the consumer is resumed and drains them.
             if let w = waiter {
                 waiter = nil
                 return (w, true)
@@ -56,7 +73,7 @@ final class StreamBuffer: @unchecked Sendable {
             count += 1
             return (nil, true)
         }
-        handoff?.resume(returning: item)
+        if let handoff { wakeups.handoffs.append(Handoff(consumer: handoff, item: item)) }
         return accepted
     }
 
@@ -203,5 +220,21 @@ final class StreamBuffer: @unchecked Sendable {
                 r.events[i].prevKV = kv
             }
         }
+    }
+}
+
+/// Stream consumers that were handed a response while the store's lock was held. Resuming them is
+/// left to the producer, after it has released the lock: the apply thread answers its proposers
+/// first, and each consumer then wakes once to find every response of the write queued.
+public struct WatchWakeups {
+    var handoffs: [StreamBuffer.Handoff] = []
+
+    public init() {}
+
+    public var isEmpty: Bool { handoffs.isEmpty }
+
+    public mutating func resumeAll() {
+        for h in handoffs { h.resume() }
+        handoffs.removeAll()
     }
 }

@@ -175,6 +175,14 @@ final class Watcher: @unchecked Sendable {
     /// prevKV it did not ask for. True when delivered or nothing was left to send; false when
     /// the stream's buffer is full (nothing was queued).
     func send(_ events: [Event], revision: Int64) -> Bool {
+        var wakeups = WatchWakeups()
+        let sent = send(events, revision: revision, wakeups: &wakeups)
+        wakeups.resumeAll()
+        return sent
+    }
+
+    /// `send`, leaving the consumer to wake in `wakeups`.
+    func send(_ events: [Event], revision: Int64, wakeups: inout WatchWakeups) -> Bool {
         var out = events
         // Copy only when something changes; usually every watcher shares the caller's array.
         if noPut || noDelete || (!prevKV && events.contains { $0.prevKV != nil }) {
@@ -187,7 +195,7 @@ final class Watcher: @unchecked Sendable {
         }
         let needPrev = prevKV && out.contains { $0.prevKV == nil && !$0.isCreate }
         if out.isEmpty { return true }
-        guard buffer.offer(WatchResponse(watchID: id, events: out, revision: revision), needPrevKV: needPrev) else {
+        guard buffer.offer(WatchResponse(watchID: id, events: out, revision: revision), needPrevKV: needPrev, wakeups: &wakeups) else {
             return false
         }
         progressQuiet = false

@@ -74,6 +74,14 @@ public final class WatchableStore: Sendable {
     /// order, after the transaction is visible to readers (with a `WriteBatch`: after the batch
     /// commits). Never blocks on a consumer and never reads the store.
     public func notify(_ events: [Event], revision: Int64) {
+        var wakeups = WatchWakeups()
+        notify(events, revision: revision, wakeups: &wakeups)
+        wakeups.resumeAll()
+    }
+
+    /// `notify`, leaving the stream consumers to wake in `wakeups`: the revision counts as
+    /// notified (for watchers created from now on) and the responses are queued when it returns.
+    public func notify(_ events: [Event], revision: Int64, wakeups: inout WatchWakeups) {
         var fellBehind = false
         state.mutex.withLock {
             if revision > state.notifiedRev { state.notifiedRev = revision }
@@ -81,7 +89,7 @@ public final class WatchableStore: Sendable {
             if events.count == 1 {
                 // The common case: no batching needed.
                 state.synced.forEachMatch(events[0].kv.key) { w in
-                    if revision >= w.minRev && !w.send(events, revision: revision) {
+                    if revision >= w.minRev && !w.send(events, revision: revision, wakeups: &wakeups) {
                         state.pendingSlow.append(w)
                     }
                 }
@@ -101,7 +109,7 @@ public final class WatchableStore: Sendable {
                 }
                 for oid in order {
                     let (w, evs) = batches[oid]!
-                    if !w.send(evs, revision: revision) { state.pendingSlow.append(w) }
+                    if !w.send(evs, revision: revision, wakeups: &wakeups) { state.pendingSlow.append(w) }
                 }
             }
             // Moved out after matching so the group is not changed while it is walked.

@@ -162,8 +162,12 @@ final class Applier: @unchecked Sendable {
         applied.store(max(last.index, applied.load(ordering: .relaxed)), ordering: .releasing)
         // Watchers before proposers (as etcd notifies them when the write transaction ends): a
         // client that opens a watch once its put is answered must start after that put's revision.
-        for change in session.changes { watchable.notify(change.events, revision: change.revision) }
+        // The streams' consumers are woken after the answers, so that a proposer's answer does
+        // not wait behind their wake-ups.
+        var wakeups = WatchWakeups()
+        for change in session.changes { watchable.notify(change.events, revision: change.revision, wakeups: &wakeups) }
         for (completion, result) in answers { completion(result) }
+        wakeups.resumeAll()
         wakeWaiters()
         onApplied?(appliedIndex)
     }
