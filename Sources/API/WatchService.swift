@@ -112,7 +112,12 @@ private final class WatchSession: Sendable {
             var messages: [ByteBuffer] = []
             messages.reserveCapacity(batch.count)
             let fragmenting = fragmented.withLock { $0 }
+            var encoder = WatchResponseEncoder(header: { [node] in node.header(revision: $0) })
             for w in batch {
+                if !fragmenting.contains(w.watchID), let bytes = encoder.encode(w) {
+                    messages.append(bytes)
+                    continue
+                }
                 var response = Etcdserverpb_WatchResponse()
                 response.header = node.header(revision: w.revision)
                 // etcd's answer to a watch from a compacted revision names no revision.
