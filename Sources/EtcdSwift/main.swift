@@ -119,6 +119,7 @@ options.bcryptCost = config.bcryptCost
 options.corruptCheckInterval = config.experimental.corruptCheckTime
 options.preVote = config.preVote
 options.forceNewCluster = config.forceNewCluster
+options.maxWALs = Int(clamping: config.maxWALs)
 if config.experimental.watchProgressNotifyInterval > .zero {
     let minimum = Duration.milliseconds(100)
     if config.experimental.watchProgressNotifyInterval < minimum {

@@ -44,7 +44,10 @@ final class MemberStorage: DurableLog, @unchecked Sendable {
         let memberDir = MemberLayout.memberDir(dataDir: options.dataDir)
         walDir = memberDir + "/wal"
         snapDir = memberDir + "/snap"
-        walOptions = WAL.Options(segmentSize: options.walSegmentBytes)
+        walOptions = WAL.Options(segmentSize: options.walSegmentBytes, maxFiles: options.maxWALs)
+        if options.maxWALs > 0 {
+            Logger(label: "pkg/fileutil").info("started to purge file, dir: \(walDir), suffix: wal, max: \(options.maxWALs), interval: 30s")
+        }
         try makeDirectories(memberDir + "/snap")
         ServerNode.removeStaleExports(in: snapDir)
         let quota = options.quotaBackendBytes > 0 ? options.quotaBackendBytes : Backend.defaultQuotaBytes
@@ -101,7 +104,8 @@ final class MemberStorage: DurableLog, @unchecked Sendable {
         try wal!.sync()
         try backend.update { tx in try tx.put(.meta, Self.walSnapshotKey, Self.encode(snapshot)) }
         try backend.sync()
-        try wal!.releaseTo(index: index)
+        let purged = try wal!.releaseTo(index: index)
+        for path in purged { Logger(label: "pkg/fileutil").info("purged file \(path) successfully") }
         logger.info("saved snapshot at index \(index); released WAL segments before it")
     }
 

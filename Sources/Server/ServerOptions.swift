@@ -18,6 +18,8 @@ public struct ServerOptions: Sendable {
     public var snapshotCount: Int = 100_000
     /// WAL segment size (etcd's 64 MB); tests make it small to see segments released.
     public var walSegmentBytes: Int = 64 * 1024 * 1024
+    /// `--max-wals`: WAL files kept; released segments beyond it are deleted (0: keep all).
+    public var maxWALs: Int = 5
     public var heartbeatMs: Int = 100
     public var electionTimeoutMs: Int = 1000
     /// `--strict-reconfig-check`: refuse membership changes that could cost the quorum.

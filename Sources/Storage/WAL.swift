@@ -14,8 +14,15 @@ public final class WAL {
     public struct Options: Sendable {
         /// Size a segment is preallocated to; a segment is cut once its records reach it.
         public var segmentSize: Int
+        /// The most segment files kept (etcd's `--max-wals`, 5): released segments beyond it are
+        /// deleted, oldest first; segments after the last snapshot are never deleted. 0 keeps
+        /// every file.
+        public var maxFiles: Int
 
-        public init(segmentSize: Int = 64 * 1024 * 1024) { self.segmentSize = segmentSize }
+        public init(segmentSize: Int = 64 * 1024 * 1024, maxFiles: Int = 5) {
+            self.segmentSize = segmentSize
+            self.maxFiles = maxFiles
+        }
     }
 
     private struct Segment {
@@ -27,6 +34,8 @@ public final class WAL {
     public let dir: String
     private let options: Options
     private var segments: [Segment]
+    /// Segments before the last snapshot still on disk (within `maxFiles`), oldest first.
+    private var released: [Segment] = []
     private var fd: Int32
     /// The WAL directory, held with an exclusive flock so a second process (or WAL object)
     /// cannot append to the same log.
@@ -238,17 +247,29 @@ public final class WAL {
         Meters.walFsync.record(Meters.seconds(since: start))
     }
 
-    /// Deletes segments that hold only entries before `index` (the index of a saved snapshot),
-    /// always keeping the segment that may hold `index` itself and the tail.
-    public func releaseTo(index: UInt64) throws {
+    /// Releases segments that hold only entries before `index` (the index of a saved snapshot),
+    /// always keeping the segment that may hold `index` itself and the tail; then deletes released
+    /// segments, oldest first, while more than `maxFiles` files are kept. Returns the deleted paths.
+    @discardableResult
+    public func releaseTo(index: UInt64) throws -> [String] {
         var keepFrom = segments.count - 1
         if let i = segments.firstIndex(where: { $0.index >= index }) { keepFrom = i - 1 }
-        guard keepFrom > 0 else { return }
-        for seg in segments[..<keepFrom] where unlink(seg.path) != 0 && errno != ENOENT {
-            throw WALError.io(operation: "unlink", path: seg.path, errno: errno)
+        if keepFrom > 0 {
+            released.append(contentsOf: segments[..<keepFrom])
+            segments.removeFirst(keepFrom)
         }
-        segments.removeFirst(keepFrom)
-        try walSyncDir(dir)
+        guard options.maxFiles > 0 else { return [] }
+        var purged: [String] = []
+        while !released.isEmpty, released.count + segments.count > options.maxFiles {
+            let seg = released.removeFirst()
+            if unlink(seg.path) != 0 && errno != ENOENT {
+                released.insert(seg, at: 0)
+                throw WALError.io(operation: "unlink", path: seg.path, errno: errno)
+            }
+            purged.append(seg.path)
+        }
+        if !purged.isEmpty { try walSyncDir(dir) }
+        return purged
     }
 
     /// Syncs and closes the tail and releases the directory lock; the WAL must not be used

@@ -210,8 +210,8 @@ final class FlagSyntaxTests: XCTestCase {
         XCTAssertEqual(runConfig(["--enable-v2"])?.unsupported, ["enable-v2"])
         XCTAssertEqual(runConfig(["--enable-v2=false", "--proxy", "off", "--auto-compaction-retention=0"])?.unsupported, [])
         let cfg = try XCTUnwrap(runConfig(["--auto-tls", "--metrics", "extensive", "--name", "x",
-                                           "--max-txn-ops", "64", "--pre-vote", "--max-wals", "3"]))
-        XCTAssertEqual(cfg.unsupported, ["max-wals"])
+                                           "--max-txn-ops", "64", "--pre-vote", "--max-wals", "3", "--enable-v2"]))
+        XCTAssertEqual(cfg.unsupported, ["enable-v2"])
         XCTAssertTrue(cfg.preVote)
         XCTAssertEqual(cfg.metrics, "extensive")
         XCTAssertEqual(cfg.maxTxnOps, 64)

@@ -40,6 +40,37 @@ final class WALTests: XCTestCase {
         XCTAssertEqual(got.entries, [entry(1), entry(2), entry(3, term: 2)])
     }
 
+    /// etcd's --max-wals: released segments stay on disk within the bound, oldest deleted first;
+    /// 0 keeps every file; segments after the snapshot are never deleted.
+    func testReleasedSegmentsAreKeptUpToMaxFiles() throws {
+        func files() throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: walDir).filter { $0.hasSuffix(".wal") }.sorted()
+        }
+        for maxFiles in [0, 3] {
+            try? FileManager.default.removeItem(atPath: walDir)
+            let wal = try WAL.create(dir: walDir, metadata: [1], options: WAL.Options(segmentSize: 4096, maxFiles: maxFiles))
+            for i in 1...200 as ClosedRange<UInt64> { try wal.append(.entry(entry(i, size: 100))) }
+            try wal.append(.snapshot(WALSnapshot(index: 190, term: 1)))
+            try wal.sync()
+            let all = try files()
+            XCTAssertGreaterThan(all.count, 5)
+            let purged = try wal.releaseTo(index: 190)
+            let left = try files()
+            if maxFiles == 0 {
+                XCTAssertEqual(purged, [])
+                XCTAssertEqual(left, all)
+            } else {
+                XCTAssertEqual(left.count, 3)
+                XCTAssertEqual(left, Array(all.suffix(3)), "the oldest go first")
+                XCTAssertEqual(purged.map { ($0 as NSString).lastPathComponent }, Array(all.prefix(all.count - 3)))
+            }
+            XCTAssertEqual(wal.segmentPaths.count, 1, "only the tail, which holds the snapshot, stays live")
+            try wal.close()
+            let (_, got) = try WAL.open(dir: walDir, snapshot: WALSnapshot(index: 190, term: 1), options: WAL.Options(segmentSize: 4096))
+            XCTAssertEqual(got.entries.map(\.index), Array(191...200))
+        }
+    }
+
     func testManySegmentsReopenAndRelease() throws {
         let opts = WAL.Options(segmentSize: 4096)
         let wal = try WAL.create(dir: walDir, metadata: [1, 2, 3], options: opts)
