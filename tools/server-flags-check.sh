@@ -7,6 +7,10 @@
 # with etcd's message.
 # --experimental-watch-progress-notify-interval: a progress_notify watcher (python etcd3) of an
 # idle key gets empty responses at that interval (200ms: at least 5 in 2 s).
+# --grpc-keepalive-*: a client pinging every 100 ms without a call open gets GOAWAY
+# ENHANCE_YOUR_CALM "too_many_pings" after its fourth ping (default --grpc-keepalive-min-time);
+# with --grpc-keepalive-interval=1s --grpc-keepalive-timeout=1s an idle client that never answers
+# is pinged after 1 s and dropped 1 s later (tools/h2-keepalive-probe.py, raw HTTP/2).
 set -u
 swift_bin=$(readlink -f "$1")
 work=$(mktemp -d /tmp/etcd-swift-flags.XXXXXX)
@@ -65,4 +69,15 @@ PY
   kill "$pid"; wait "$pid" 2>/dev/null
 }
 same "200ms watch progress notify interval" "$(progress real-progress /usr/bin/etcd)" "$(progress swift-progress "$swift_bin")"
+keepalive() { # NAME BINARY MODE FLAGS... -> what the probe saw
+  local name=$1 bin=$2 mode=$3
+  shift 3
+  start "$name" "$bin" "$@"
+  timeout 20 python3 "$(dirname "$0")/h2-keepalive-probe.py" "${ep#*:}" "$mode"
+  kill "$pid"; wait "$pid" 2>/dev/null
+}
+same "a client pinging every 100 ms" "$(keepalive real-pings /usr/bin/etcd pings)" "$(keepalive swift-pings "$swift_bin" pings)"
+same "an idle client that never answers, 1s interval and timeout" \
+  "$(keepalive real-idle /usr/bin/etcd idle --grpc-keepalive-interval=1s --grpc-keepalive-timeout=1s)" \
+  "$(keepalive swift-idle "$swift_bin" idle --grpc-keepalive-interval=1s --grpc-keepalive-timeout=1s)"
 exit $fail

@@ -42,6 +42,9 @@ public final class ClientServer: Sendable {
         // grpc-go reads a limit of 0 as none.
         let streams = node.options.maxConcurrentStreams == 0 ? UInt32.max : node.options.maxConcurrentStreams
         configuration.maxConcurrentStreams = streams
+        configuration.keepalive = ServerKeepalive.Options(minTime: node.options.grpcKeepaliveMinTime,
+                                                          interval: node.options.grpcKeepaliveInterval,
+                                                          timeout: node.options.grpcKeepaliveTimeout)
         // Only `--client-cert-auth` makes the certificate's name a user; spare the parse otherwise.
         if node.options.clientCertAuth { configuration.peerCertificateCommonName = TLSEndpoint.verifiedPeerCommonName }
         self.logger = logger

@@ -120,6 +120,9 @@ options.corruptCheckInterval = config.experimental.corruptCheckTime
 options.preVote = config.preVote
 options.forceNewCluster = config.forceNewCluster
 options.maxWALs = Int(clamping: config.maxWALs)
+options.grpcKeepaliveMinTime = config.grpcKeepAliveMinTime
+options.grpcKeepaliveInterval = config.grpcKeepAliveInterval
+options.grpcKeepaliveTimeout = config.grpcKeepAliveTimeout
 if config.experimental.watchProgressNotifyInterval > .zero {
     let minimum = Duration.milliseconds(100)
     if config.experimental.watchProgressNotifyInterval < minimum {

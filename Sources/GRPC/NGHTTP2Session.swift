@@ -19,6 +19,15 @@ protocol NGHTTP2SessionDelegate: AnyObject {
     /// A HEADERS frame with END_STREAM was written (the server's trailers).
     func sessionSentEndStream(streamID: Int32)
     func sessionGoAway(lastStreamID: Int32, errorCode: UInt32)
+    /// The peer sent a PING (not an acknowledgement; nghttp2 acknowledges it).
+    func sessionPingReceived()
+    /// A HEADERS or DATA frame was written.
+    func sessionSentHeadersOrData()
+}
+
+extension NGHTTP2SessionDelegate {
+    func sessionPingReceived() {}
+    func sessionSentHeadersOrData() {}
 }
 
 /// An HTTP/2 endpoint: a thin Swift owner of one `nghttp2_session`.
@@ -152,9 +161,16 @@ final class NGHTTP2Session {
     }
 
     /// Sends GOAWAY naming the last stream this side has processed; later streams are refused.
-    func submitGoAway(errorCode: UInt32) {
+    func submitGoAway(errorCode: UInt32, debugData: [UInt8] = []) {
         let last = nghttp2_session_get_last_proc_stream_id(session)
-        nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), last, errorCode, nil, 0)
+        debugData.withUnsafeBufferPointer {
+            _ = nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), last, errorCode, $0.baseAddress, $0.count)
+        }
+    }
+
+    /// Sends a PING (its payload all zeros, as grpc-go's keepalive ping).
+    func submitPing() {
+        nghttp2_submit_ping(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nil)
     }
 
     /// Whether the peer has closed its side of `streamID`.
@@ -205,6 +221,8 @@ final class NGHTTP2Session {
             case NGHTTP2_GOAWAY.rawValue:
                 let g = frame!.pointee.goaway
                 me.delegate.sessionGoAway(lastStreamID: g.last_stream_id, errorCode: g.error_code)
+            case NGHTTP2_PING.rawValue:
+                if hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0 { me.delegate.sessionPingReceived() }
             default:
                 break
             }
@@ -224,6 +242,9 @@ final class NGHTTP2Session {
         nghttp2_session_callbacks_set_on_frame_send_callback(callbacks) { _, frame, userData in
             let me = Unmanaged<NGHTTP2Session>.fromOpaque(userData!).takeUnretainedValue()
             let hd = frame!.pointee.hd
+            if hd.type == UInt8(NGHTTP2_HEADERS.rawValue) || hd.type == UInt8(NGHTTP2_DATA.rawValue) {
+                me.delegate.sessionSentHeadersOrData()
+            }
             if hd.type == UInt8(NGHTTP2_HEADERS.rawValue), hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0 {
                 me.delegate.sessionSentEndStream(streamID: hd.stream_id)
             }

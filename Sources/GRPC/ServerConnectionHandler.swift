@@ -31,6 +31,8 @@ public struct GRPCServerConfiguration: Sendable {
     /// content-type is not gRPC's is served by them (see `PlainStreamBridge`), as etcd serves its HTTP
     /// endpoints over h2; when nil, such a stream is answered 415.
     public var plainHTTP: (@Sendable (_ served: Channel, _ connection: Channel) -> EventLoopFuture<Void>)?
+    /// Client ping policy and server pings (etcd's `--grpc-keepalive-*`; grpc-go's semantics).
+    public var keepalive = ServerKeepalive.Options()
 
     public init() {}
 }
@@ -68,10 +70,15 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
     var startedCallInBurst = false
     var draining = false
     var closed = false
+    var keepalive: ServerKeepalive
+    var keepaliveTimer: Scheduled<Void>?
+    /// A GOAWAY was queued during a read (too many pings): write it and close once the read ends.
+    var closeAfterRead = false
 
     public init(router: GRPCRouter, configuration: GRPCServerConfiguration = GRPCServerConfiguration()) {
         self.table = router.snapshot()
         self.configuration = configuration
+        self.keepalive = ServerKeepalive(options: configuration.keepalive, now: .now)
     }
 
     public func handlerAdded(context: ChannelHandlerContext) {
@@ -87,6 +94,7 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
         settings.connectionWindowSize = configuration.connectionWindowSize
         settings.manualWindowUpdates = true
         session = NGHTTP2Session(server: true, delegate: self, settings: settings)
+        startKeepalive()
         if context.channel.isActive { flush() }
     }
 
@@ -111,10 +119,12 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
         guard let session, !closed else { return }
         let bytes = unwrapInboundIn(data)
         inReadBurst = true
+        keepalive.read(at: .now)
         let ok = bytes.withUnsafeReadableBytes { session.receive($0) }
         needsFlush = true
-        if !ok {
-            // A bad preface or a fatal protocol error: say what nghttp2 queued (GOAWAY), then close.
+        if !ok || closeAfterRead {
+            // A bad preface, a fatal protocol error or too many pings: say what nghttp2 queued
+            // (GOAWAY), then close.
             inReadBurst = false
             flush()
             closeConnection()
@@ -196,6 +206,8 @@ public final class ServerConnectionHandler: ChannelInboundHandler {
 
     func teardown() {
         closed = true
+        keepaliveTimer?.cancel()
+        keepaliveTimer = nil
         let all = calls
         calls = [:]
         for (_, call) in all where !call.isFinished {

@@ -13,6 +13,10 @@ public struct ServerOptions: Sendable {
     public var maxRequestBytes: Int = 1_572_864
     /// `--max-concurrent-streams`: streams one client connection may have open (etcd's default: no limit).
     public var maxConcurrentStreams: UInt32 = .max
+    /// `--grpc-keepalive-min-time`, `-interval`, `-timeout` (etcd's defaults).
+    public var grpcKeepaliveMinTime = Duration.seconds(5)
+    public var grpcKeepaliveInterval = Duration.seconds(7200)
+    public var grpcKeepaliveTimeout = Duration.seconds(20)
     /// 0 means etcd's default, 2 GiB.
     public var quotaBackendBytes: Int = 0
     public var snapshotCount: Int = 100_000
