@@ -11,6 +11,10 @@
 # ENHANCE_YOUR_CALM "too_many_pings" after its fourth ping (default --grpc-keepalive-min-time);
 # with --grpc-keepalive-interval=1s --grpc-keepalive-timeout=1s an idle client that never answers
 # is pinged after 1 s and dropped 1 s later (tools/h2-keepalive-probe.py, raw HTTP/2).
+# --unsafe-no-fsync: after 50 puts the WAL fsync histogram counts fewer than 10 (etcd: the 2 of
+# the WAL's creation; without the flag, 50 or more).
+# --debug: etcd's deprecation warning on standard error, and the member serves. (etcd then also
+# logs every gRPC request in Go's text format; etcd-swift does not.)
 set -u
 swift_bin=$(readlink -f "$1")
 work=$(mktemp -d /tmp/etcd-swift-flags.XXXXXX)
@@ -80,4 +84,25 @@ same "a client pinging every 100 ms" "$(keepalive real-pings /usr/bin/etcd pings
 same "an idle client that never answers, 1s interval and timeout" \
   "$(keepalive real-idle /usr/bin/etcd idle --grpc-keepalive-interval=1s --grpc-keepalive-timeout=1s)" \
   "$(keepalive swift-idle "$swift_bin" idle --grpc-keepalive-interval=1s --grpc-keepalive-timeout=1s)"
+fsyncs() { # NAME BINARY FLAGS... -> the WAL fsync count after 50 puts: "fewer than 10" or "50 or more"
+  local name=$1 bin=$2 n i
+  shift 2
+  start "$name" "$bin" "$@"
+  for i in $(seq 1 50); do ctl put "k$i" v > /dev/null; done
+  n=$(curl -s "http://$ep/metrics" | awk '$1 == "etcd_disk_wal_fsync_duration_seconds_count" {print $2}')
+  kill "$pid"; wait "$pid" 2>/dev/null
+  case ${n:-x} in
+    [0-9]) echo "fewer than 10" ;;
+    *) if [ "${n:-0}" -ge 50 ] 2>/dev/null; then echo "50 or more"; else echo "count '${n:-}'"; fi ;;
+  esac
+}
+same "WAL fsyncs with --unsafe-no-fsync" "$(fsyncs real-nofsync /usr/bin/etcd --unsafe-no-fsync)" "$(fsyncs swift-nofsync "$swift_bin" --unsafe-no-fsync)"
+same "WAL fsyncs without it" "$(fsyncs real-fsync /usr/bin/etcd)" "$(fsyncs swift-fsync "$swift_bin")"
+debug() { # NAME BINARY -> the warning etcd prints for --debug, and whether a put worked
+  start "$1" "$2" --debug
+  ctl put foo bar
+  kill "$pid"; wait "$pid" 2>/dev/null
+  grep -o "\[WARNING\] Deprecated '--debug' flag is set to true.*" "$work/$1.log" | head -n 1
+}
+same "--debug" "$(debug real-debug /usr/bin/etcd | tr '\n' ' ')" "$(debug swift-debug "$swift_bin" | tr '\n' ' ')"
 exit $fail

@@ -44,7 +44,14 @@ case .run(let c):
 }
 
 let format: EtcdLogHandler.Format = config.logging.logger == "zap" ? .zap : .capnslog
-let level: Logger.Level = switch config.logging.level {
+// etcd 3.4's --debug: debug logging, with its warnings on standard error.
+if config.logging.debug {
+    FileHandle.standardError.write(Data("[WARNING] Deprecated '--debug' flag is set to true (use '--log-level=debug' instead\n".utf8))
+    if config.logging.level != "debug" {
+        FileHandle.standardError.write(Data("[WARNING] Deprecated '--debug' flag is set to true with inconsistent '--log-level=\(config.logging.level)' flag\n".utf8))
+    }
+}
+let level: Logger.Level = switch config.logging.debug ? "debug" : config.logging.level {
 case "debug": .debug
 case "warn": .warning
 case "error": .error
@@ -120,6 +127,7 @@ options.corruptCheckInterval = config.experimental.corruptCheckTime
 options.preVote = config.preVote
 options.forceNewCluster = config.forceNewCluster
 options.maxWALs = Int(clamping: config.maxWALs)
+options.unsafeNoFsync = config.unsafeNoFsync
 options.grpcKeepaliveMinTime = config.grpcKeepAliveMinTime
 options.grpcKeepaliveInterval = config.grpcKeepAliveInterval
 options.grpcKeepaliveTimeout = config.grpcKeepAliveTimeout

@@ -44,7 +44,9 @@ final class MemberStorage: DurableLog, @unchecked Sendable {
         let memberDir = MemberLayout.memberDir(dataDir: options.dataDir)
         walDir = memberDir + "/wal"
         snapDir = memberDir + "/snap"
-        walOptions = WAL.Options(segmentSize: options.walSegmentBytes, maxFiles: options.maxWALs)
+        var walOptions = WAL.Options(segmentSize: options.walSegmentBytes, maxFiles: options.maxWALs)
+        walOptions.unsafeNoFsync = options.unsafeNoFsync
+        self.walOptions = walOptions
         if options.maxWALs > 0 {
             Logger(label: "pkg/fileutil").info("started to purge file, dir: \(walDir), suffix: wal, max: \(options.maxWALs), interval: 30s")
         }
@@ -54,6 +56,7 @@ final class MemberStorage: DurableLog, @unchecked Sendable {
         // The quota is enforced by the server (NOSPACE alarm); the LMDB map leaves room beyond it so
         // the alarm, a compaction and the alarm's disarming can still be written when it is hit.
         var backendOptions = Backend.Options(quotaBytes: quota)
+        backendOptions.unsafeNoFsync = options.unsafeNoFsync
         backendOptions.mapSize = quota * 2 + 64 << 20
         backend = try Backend(path: memberDir + "/snap/db", options: backendOptions)
         do { store = try KVStore(backend: backend) } catch { throw ServerError(error) }

@@ -24,6 +24,9 @@ public struct ServerOptions: Sendable {
     public var walSegmentBytes: Int = 64 * 1024 * 1024
     /// `--max-wals`: WAL files kept; released segments beyond it are deleted (0: keep all).
     public var maxWALs: Int = 5
+    /// `--unsafe-no-fsync`: neither the WAL nor the backend waits for the disk (tests; data loss
+    /// on a crash of the machine).
+    public var unsafeNoFsync = false
     public var heartbeatMs: Int = 100
     public var electionTimeoutMs: Int = 1000
     /// `--strict-reconfig-check`: refuse membership changes that could cost the quorum.

@@ -30,6 +30,8 @@ public final class Backend: @unchecked Sendable {
         public var durability: CommitDurability
         /// Concurrent read transactions allowed (LMDB reader slots).
         public var maxReaders: UInt32
+        /// etcd's `--unsafe-no-fsync`: `sync()` does nothing.
+        public var unsafeNoFsync = false
 
         /// Map size defaults to the quota plus a quarter of headroom.
         public init(quotaBytes: Int = Backend.defaultQuotaBytes, durability: CommitDurability = .noSync,
@@ -45,11 +47,13 @@ public final class Backend: @unchecked Sendable {
     let env: OpaquePointer
     let dbis: [MDB_dbi]
     let pageSize: Int
+    private let unsafeNoFsync: Bool
 
     /// Opens or creates the environment at `path` (a file; its directory must exist) and every
     /// bucket.
     public init(path: String, options: Options = Options()) throws {
         self.path = path
+        self.unsafeNoFsync = options.unsafeNoFsync
         var envp: OpaquePointer?
         try check(mdb_env_create(&envp), "mdb_env_create")
         guard let env = envp else { throw StorageError.lmdb(operation: "mdb_env_create", code: -1, message: "nil") }
@@ -119,7 +123,10 @@ public final class Backend: @unchecked Sendable {
     }
 
     /// Flushes every committed transaction to disk (fdatasync).
-    public func sync() throws { try check(mdb_env_sync(env, 1), "mdb_env_sync") }
+    public func sync() throws {
+        if unsafeNoFsync { return }
+        try check(mdb_env_sync(env, 1), "mdb_env_sync")
+    }
 
     /// Bytes of the data file on disk (etcd's dbSize).
     public var size: Int64 {
