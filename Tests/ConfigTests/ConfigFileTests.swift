@@ -102,7 +102,7 @@ final class ConfigFileTests: XCTestCase {
         XCTAssertTrue(cfg.peerTLS.autoTLS)
         XCTAssertEqual(cfg.proxy.dialTimeoutMs, 3)
         // The TLS keys are implemented, so only the others are listed.
-        XCTAssertEqual(cfg.unsupported, ["enable-v2", "grpc-keepalive-min-time", "proxy-dial-timeout"])
+        XCTAssertEqual(cfg.unsupported, ["enable-v2", "proxy-dial-timeout"])
     }
 
     func testTypeErrorsUseGoJSONMessages() {
