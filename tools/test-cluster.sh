@@ -9,7 +9,8 @@
 #
 #   walkthrough                member list / health / status on every endpoint, reads on other
 #                              members (linearizable and serializable), watch, lease through
-#                              followers, lock, elect, hashkv
+#                              followers, lock, elect, hashkv; every member's log says it
+#                              fast-forwarded its election ticks once both peers were connected
 #   kill-leader                16 writers, SIGKILL the leader, gap until writes succeed, every
 #                              acknowledged put reads back, restarted member catches up, hashkv
 #   follower-restart-snapshot  --snapshot-count 1000, stop a follower, 10,000 puts, restart it: it
@@ -392,6 +393,14 @@ stop_cluster() {
 sc_walkthrough() {
   new_cluster || return 1
   local i j out line n terms val F1 F2 id rev ttl h1 h2 end
+  # Logged once both peers are connected (etcd polls for 5 s), which may follow the election.
+  end=$(($(now_ms) + 6000))
+  for i in 1 2 3; do
+    until grep -q "initialized peer connection; fast-forwarding [0-9]* ticks (election ticks [0-9]*) with 2 active peer(s)" "${MLOG[$i]}"; do
+      [ "$(now_ms)" -lt "$end" ] || fail "m$i ($(kind $i)) did not fast-forward its election ticks once its peers were connected" || return
+      sleep 0.1
+    done
+  done
   for i in 1 2 3; do
     out=$(ctl "${EP[$i]}" member list) || fail "member list on m$i: $(ctl_err)" || return
     n=$(echo "$out" | grep -c .)

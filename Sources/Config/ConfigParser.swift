@@ -64,6 +64,7 @@ public enum ConfigParser {
         "auto-compaction-mode", "auto-compaction-retention", "experimental-watch-progress-notify-interval",
         "pre-vote", "force-new-cluster", "max-wals", "grpc-keepalive-min-time", "grpc-keepalive-interval",
         "grpc-keepalive-timeout", "unsafe-no-fsync", "debug",
+        "initial-election-tick-advance",
         // etcd purges its .snap files beyond this; etcd-swift keeps none (the snapshot mark is in
         // the backend, a received snapshot's file is moved into it), so the bound always holds.
         "max-snapshots",

@@ -125,6 +125,7 @@ options.authTokenTTL = config.authTokenTTL
 options.bcryptCost = config.bcryptCost
 options.corruptCheckInterval = config.experimental.corruptCheckTime
 options.preVote = config.preVote
+options.initialElectionTickAdvance = config.initialElectionTickAdvance
 options.forceNewCluster = config.forceNewCluster
 options.maxWALs = Int(clamping: config.maxWALs)
 options.unsafeNoFsync = config.unsafeNoFsync

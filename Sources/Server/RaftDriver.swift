@@ -35,6 +35,8 @@ enum DriverInput: Sendable {
     case applyConfChange(ConfChange)
     case step(Message)
     case tick
+    /// Raft's election clock moved on by this many ticks at once (etcd's initial tick advance).
+    case advanceTicks(Int)
     /// Starts a ReadIndex round for the reads queued in `LinearizableReads`.
     case readIndex
     case unreachable(UInt64)
@@ -186,6 +188,7 @@ final class RaftDriver: @unchecked Sendable {
             status.withLock { $0.voters = cs.voters }
         case .step(let m): step(m)
         case .tick: tick()
+        case .advanceTicks(let n): for _ in 0..<max(n, 0) { node.tick() }
         case .readIndex: reads.startRound { node.readIndex(context: $0) }
         case .unreachable(let id): node.reportUnreachable(id)
         case .snapshotStatus(let id, let failed): snapshotReported(id, failed: failed)

@@ -193,6 +193,7 @@ public final class ServerNode: Sendable {
         peerPoster.withLock { $0 = poster }
         applier.start()
         driver.start()
+        startInitialTickAdvance()
         startPublishing()
         startLeaseExpiry()
         startCorruptionMonitor()

@@ -33,6 +33,9 @@ public struct ServerOptions: Sendable {
     public var strictReconfigCheck = true
     /// `--pre-vote`: raft's pre-election, so a partitioned member rejoining does not disrupt the leader.
     public var preVote = false
+    /// `--initial-election-tick-advance`: once its peers are connected, a member of several
+    /// fast-forwards its election clock, so the first election needs no whole timeout.
+    public var initialElectionTickAdvance = true
     /// `--force-new-cluster`: a member with a WAL restarts as the only member of its cluster.
     public var forceNewCluster = false
     /// `--initial-cluster-state existing`: join a running cluster instead of bootstrapping one.
