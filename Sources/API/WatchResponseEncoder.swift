@@ -40,7 +40,7 @@ struct WatchResponseEncoder {
         out.writeBytes(headerField)
         if w.watchID != 0 {
             out.writeInteger(UInt8(2 << 3))
-            Self.writeVarint(UInt64(bitPattern: w.watchID), to: &out)
+            Self.varint(UInt64(bitPattern: w.watchID)) { out.writeInteger($0) }
         }
         out.writeBytes(eventsFields)
         return out
@@ -49,21 +49,17 @@ struct WatchResponseEncoder {
     /// A length-delimited field (wire type 2).
     private static func appendField(_ number: UInt8, _ message: ByteBuffer, to bytes: inout [UInt8]) {
         bytes.append(number << 3 | 2)
-        var length = UInt64(message.readableBytes)
-        while length >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: length) | 0x80)
-            length >>= 7
-        }
-        bytes.append(UInt8(length))
+        varint(UInt64(message.readableBytes)) { bytes.append($0) }
         message.withUnsafeReadableBytes { bytes.append(contentsOf: $0) }
     }
 
-    private static func writeVarint(_ value: UInt64, to out: inout ByteBuffer) {
+    /// The bytes of `value` as a protobuf varint, least significant group first.
+    private static func varint(_ value: UInt64, _ put: (UInt8) -> Void) {
         var v = value
         while v >= 0x80 {
-            out.writeInteger(UInt8(truncatingIfNeeded: v) | 0x80)
+            put(UInt8(truncatingIfNeeded: v) | 0x80)
             v >>= 7
         }
-        out.writeInteger(UInt8(v))
+        put(UInt8(v))
     }
 }

@@ -231,8 +231,6 @@ public struct WatchWakeups {
 
     public init() {}
 
-    public var isEmpty: Bool { handoffs.isEmpty }
-
     public mutating func resumeAll() {
         for h in handoffs { h.resume() }
         handoffs.removeAll()

@@ -32,24 +32,21 @@ struct StandaloneRestart: Equatable {
         let ids = Self.members(voters: voters, entries: kept)
         var next = hardState.commit + 1
         var changes: [Entry] = []
-        func append(_ change: Raftpb_ConfChange) {
-            changes.append(Entry(term: hardState.term, index: next, type: .confChange, data: change.serializedBytes()))
+        func append(_ change: [UInt8]) {
+            changes.append(Entry(term: hardState.term, index: next, type: .confChange, data: change))
             next += 1
         }
-        // Self first: raft must never be left without a voter.
+        // Self first: raft must never be left without a voter. etcd's placeholder peer URL: the
+        // member's real ones are unknown here.
         if !ids.contains(selfID) {
-            var add = Raftpb_ConfChange()
-            add.type = .confChangeAddNode
-            add.nodeID = selfID
-            // etcd's placeholder: the member's real peer URLs are unknown here.
-            add.context = Array(Member(id: selfID, name: "", peerURLs: ["http://localhost:2380"]).json.utf8)
-            append(add)
+            append(ServerNode.addNodeChange(Member(id: selfID, peerURLs: ["http://localhost:2380"])))
         }
         for id in ids where id != selfID {
             var remove = Raftpb_ConfChange()
+            remove.id = 0  // written, as etcd's (gogo, non-nullable) encoding writes it
             remove.type = .confChangeRemoveNode
             remove.nodeID = id
-            append(remove)
+            append(remove.serializedBytes())
         }
         appended = changes
         self.entries = kept + changes
